@@ -1,0 +1,358 @@
+"""Typed facts documents, as the probes return them (CATALOGUE.md, "Facts schema").
+
+Every field may be ``null`` (could not be read); unknown fields are tolerated so newer
+probes do not break older bots. A document carries ``"schema": "wsusbot.<name>/<n>"``;
+a wrong schema or a wrong type is a :class:`~checks.errors.FactsError` naming the field.
+
+Server documents may embed the ``iis_log`` and ``wsus_computers`` documents gathered in
+the same WinRM command (DESIGN.md: collect once), under those two keys.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from checks.errors import FactsError
+
+CLIENT_FACTS = "wsusbot.client_facts/1"
+SERVER_FACTS = "wsusbot.server_facts/1"
+IIS_LOG = "wsusbot.iis_log/1"
+WSUS_COMPUTERS = "wsusbot.wsus_computers/1"
+BUNDLE = "wsusbot.bundle/1"
+
+#: a facts file larger than this is refused before parsing (a hostile or broken host)
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+
+
+class Fact(BaseModel):
+    """Base of every facts record: unknown keys kept, instances immutable."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class ProbeError(Fact):
+    source: str | None = None
+    message: str | None = None
+
+
+class HttpResult(Fact):
+    """One HTTP request: made from the client (client facts) or by the bot (server facts)."""
+
+    url: str | None = None
+    status: int | None = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+
+class ServiceState(Fact):
+    """Win32_Service words: state ``Running``/``Stopped``..., start_mode ``Auto``/``Disabled``..."""
+
+    state: str | None = None
+    start_mode: str | None = None
+
+
+# ---------------------------------------------------------------- client facts
+
+
+class OsInfo(Fact):
+    caption: str | None = None
+    version: str | None = None
+    build: str | None = None
+    arch: str | None = None
+    #: OS UI language as the self-update tree names it: ``en``, ``ja``, ``de``, ``zh-tw``...
+    language: str | None = None
+    #: ``NetServer`` (2003), ``W2K``, ``XP``; null for OSes without a legacy self-update tree
+    selfupdate_os: str | None = None
+
+
+class AgentInfo(Fact):
+    wuaueng_version: str | None = None
+
+
+class Policy(Fact):
+    """HKLM\\Software\\Policies\\Microsoft\\Windows\\WindowsUpdate (and its AU key)."""
+
+    WUServer: str | None = None
+    WUStatusServer: str | None = None
+    UseWUServer: int | None = None
+    NoAutoUpdate: int | None = None
+    AUOptions: int | None = None
+    TargetGroup: str | None = None
+    TargetGroupEnabled: int | None = None
+
+
+class AuState(Fact):
+    """HKLM\\...\\WindowsUpdate\\Auto Update values; times are raw registry strings."""
+
+    AUState: int | None = None
+    LastWaitTimeout: str | None = None
+    DetectionStartTime: str | None = None
+    last_search_success: str | None = None
+    reboot_required: bool | None = None
+
+
+class ClientServices(Fact):
+    wuauserv: ServiceState | None = None
+    BITS: ServiceState | None = None
+
+
+class LogFile(Fact):
+    path: str | None = None
+    exists: bool | None = None
+    tail: list[str] | None = None
+
+
+class UrlLog(Fact):
+    path: str | None = None
+    exists: bool | None = None
+    pingback_cached: bool | None = None
+
+
+class ClientLogs(Fact):
+    windowsupdate_log: LogFile | None = None
+    urllog_dat: UrlLog | None = None
+
+
+class ProxyInfo(Fact):
+    winhttp: str | None = None
+    bypass: list[str] | None = None
+
+
+class ClientFacts(Fact):
+    schema_: Literal["wsusbot.client_facts/1"] = Field(alias="schema")
+    host: str | None = None
+    collected_at: str | None = None
+    os: OsInfo | None = None
+    agent: AgentInfo | None = None
+    policy: Policy | None = None
+    au: AuState | None = None
+    services: ClientServices | None = None
+    http: list[HttpResult] | None = None
+    logs: ClientLogs | None = None
+    proxy: ProxyInfo | None = None
+    errors: list[ProbeError] | None = None
+
+
+# ---------------------------------------------------------------- server facts
+
+
+class WsusInfo(Fact):
+    installed: bool | None = None
+    version: str | None = None
+    install_dir: str | None = None
+    port: int | None = None
+    ssl: bool | None = None
+    selfupdate_script_present: bool | None = None
+
+
+class Binding(Fact):
+    protocol: str | None = None
+    port: int | None = None
+    host: str | None = None
+
+
+class VirtualDir(Fact):
+    path: str | None = None
+    physical_path: str | None = None
+    exists: bool | None = None
+    anonymous_auth: bool | None = None
+
+
+class SharePointInfo(Fact):
+    present: bool | None = None
+    excluded_paths: list[str] | None = None
+
+
+class Site(Fact):
+    name: str | None = None
+    id: int | None = None
+    state: str | None = None
+    bindings: list[Binding] | None = None
+    log_dir: str | None = None
+    anonymous_auth: bool | None = None
+    vdirs: list[VirtualDir] | None = None
+    sharepoint: SharePointInfo | None = None
+
+
+class AppPool(Fact):
+    name: str | None = None
+    state: str | None = None
+
+
+class IisInfo(Fact):
+    version: str | None = None
+    sites: list[Site] | None = None
+    app_pools: list[AppPool] | None = None
+
+
+class ServerServices(Fact):
+    WsusService: ServiceState | None = None
+    W3SVC: ServiceState | None = None
+
+
+class LogFileInfo(Fact):
+    name: str | None = None
+    size: int | None = None
+
+
+class LogCursor(Fact):
+    """Where the next incremental read starts: a log file name and a byte offset in it."""
+
+    file: str | None = None
+    offset: int | None = None
+
+
+class IisLog(Fact):
+    schema_: Literal["wsusbot.iis_log/1"] = Field(alias="schema")
+    log_dir: str | None = None
+    files: list[LogFileInfo] | None = None
+    #: raw W3C lines for the self-update paths, with the ``#Fields`` directives governing them
+    lines: list[str] | None = None
+    cursor: LogCursor | None = None
+    errors: list[ProbeError] | None = None
+
+
+class WsusComputer(Fact):
+    name: str | None = None
+    ip: str | None = None
+    client_version: str | None = None
+    os: str | None = None
+    last_sync_time: str | None = None
+    last_reported_status_time: str | None = None
+    last_sync_result: str | None = None
+    target_group: str | None = None
+
+
+class WsusComputers(Fact):
+    schema_: Literal["wsusbot.wsus_computers/1"] = Field(alias="schema")
+    computers: list[WsusComputer] | None = None
+    errors: list[ProbeError] | None = None
+
+
+class ServerFacts(Fact):
+    schema_: Literal["wsusbot.server_facts/1"] = Field(alias="schema")
+    host: str | None = None
+    collected_at: str | None = None
+    wsus: WsusInfo | None = None
+    iis: IisInfo | None = None
+    services: ServerServices | None = None
+    http: list[HttpResult] | None = None
+    errors: list[ProbeError] | None = None
+    #: gathered in the same command; absent when that part was not collected
+    iis_log: IisLog | None = None
+    wsus_computers: WsusComputers | None = None
+
+
+HostFacts = ClientFacts | ServerFacts
+
+_MODELS: dict[str, type[Fact]] = {
+    CLIENT_FACTS: ClientFacts,
+    SERVER_FACTS: ServerFacts,
+    IIS_LOG: IisLog,
+    WSUS_COMPUTERS: WsusComputers,
+}
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode a facts file as PowerShell may have written it (UTF-8, UTF-16 with BOM)."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise FactsError(
+            f"facts document is {len(raw)} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes"
+        )
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise FactsError(f"facts document is not valid {codec}: {exc.reason}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FactsError(
+            f"facts document is not UTF-8 (byte {exc.start}: {exc.reason}); "
+            "save it as UTF-8 or UTF-16 with a byte-order mark"
+        ) from exc
+
+
+def load_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (the document looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        raise FactsError(
+            f"facts document is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}"
+        ) from exc
+    except RecursionError as exc:
+        raise FactsError("facts document is nested too deeply") from exc
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "(document)"
+        value = item.get("input")
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        parts.append(f"field '{where}': {item['msg']} (got {shown})")
+    more = len(error.errors()) - 5
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def parse_document(data: Any, expect: str | None = None) -> Fact:
+    """Validate one decoded JSON document against the schema it names."""
+    if not isinstance(data, dict):
+        raise FactsError(f"facts document must be a JSON object, not {type(data).__name__}")
+    schema = data.get("schema")
+    if not isinstance(schema, str):
+        raise FactsError(
+            "facts document has no 'schema' field; expected one of " + ", ".join(sorted(_MODELS))
+        )
+    if expect is not None and schema != expect:
+        raise FactsError(f"field 'schema': expected {expect!r}, got {schema[:80]!r}")
+    model = _MODELS.get(schema)
+    if model is None:
+        raise FactsError(
+            f"field 'schema': unknown schema {schema[:80]!r}; expected one of "
+            + ", ".join(sorted(_MODELS))
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FactsError(f"{schema}: {_describe(exc)}") from None
+    except RecursionError as exc:
+        raise FactsError(f"{schema}: document nested too deeply") from exc
+
+
+def parse_host_facts(data: Any) -> HostFacts:
+    """Parse a client or server facts document (the input of a host check)."""
+    doc = parse_document(data)
+    if not isinstance(doc, ClientFacts | ServerFacts):
+        raise FactsError(
+            f"a host check needs {CLIENT_FACTS} or {SERVER_FACTS}, got "
+            f"{type(doc).__name__}"
+        )
+    return doc
+
+
+def read_host_facts(raw: bytes) -> HostFacts:
+    """Bytes of a facts file -> typed facts (any encoding PowerShell writes)."""
+    return parse_host_facts(load_json(decode_text(raw)))
+
+
+def role_of(facts: HostFacts) -> Literal["client", "server"]:
+    return "client" if isinstance(facts, ClientFacts) else "server"
+
+
+def dump(facts: Fact) -> dict[str, Any]:
+    """A JSON-ready dict, with the schema key spelled as on the wire."""
+    return facts.model_dump(mode="json", by_alias=True, exclude_none=False)
