@@ -134,6 +134,10 @@ class ClientFacts(Fact):
     logs: ClientLogs | None = None
     proxy: ProxyInfo | None = None
     errors: list[ProbeError] | None = None
+    #: extension: the bot's own requests to this client's WSUS server (added by the runner,
+    #: same URLs as in ``http``), so a check can tell a client-network problem from a
+    #: server problem
+    bot_http: list[HttpResult] | None = None
 
 
 # ---------------------------------------------------------------- server facts
