@@ -1,0 +1,372 @@
+"""Streaming parser for IIS W3C extended logs (PROTOCOLS.md, "IIS W3C extended logs").
+
+Everything here is a generator: a multi-gigabyte log is read line by line in constant
+memory. Bad input never raises out of :func:`iter_records`; each rejected line is counted
+in a :class:`ParseStats` under a :class:`SkipReason`, and parsing goes on.
+
+Layouts: IIS 5/6/7-10 all announce their columns in a ``#Fields:`` directive (IIS 6 adds
+``s-sitename`` and has no ``time-taken`` by default; admins pick custom selections, in any
+order). A new ``#Fields:`` directive mid-file governs the lines after it. ``-`` is an empty
+value; IIS writes spaces inside a value as ``+`` (undone for the user agent only: in a URI
+stem or query a ``+`` may be a literal character).
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import io
+import os
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import BinaryIO
+
+#: a data line longer than this is refused (binary garbage without newlines must not be
+#: buffered whole); real W3C lines are a few hundred characters
+MAX_LINE_CHARS = 16 * 1024
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+#: lines carrying this character were not valid UTF-8 in the file (decoded with replacement)
+REPLACEMENT_CHAR = "\ufffd"
+
+
+class SkipReason(enum.StrEnum):
+    """Why a line was not turned into a record."""
+
+    #: a data line before any ``#Fields:`` directive (or after an empty one)
+    NO_FIELDS = "no_fields"
+    #: the number of values differs from the ``#Fields:`` layout in force
+    FIELD_COUNT = "field_count"
+    #: ``date``/``time`` (or the ``#Date`` directive) is not a valid timestamp
+    BAD_DATE = "bad_date"
+    #: the layout has no ``date`` field and no valid ``#Date`` directive preceded the line
+    NO_DATE = "no_date"
+    #: ``sc-status``, ``sc-substatus``, ``sc-win32-status`` or ``time-taken`` not an integer
+    BAD_NUMBER = "bad_number"
+    #: longer than :data:`MAX_LINE_CHARS`
+    TOO_LONG = "too_long"
+    #: undecodable bytes in a field the analysis keys on (date, time, client IP, method, stem)
+    UNDECODABLE = "undecodable"
+    #: a ``#Fields:`` with no field names or a ``#Date:`` that is not a timestamp
+    BAD_DIRECTIVE = "bad_directive"
+    #: the file could not be read to its end (truncated or corrupt gzip, I/O error)
+    READ_ERROR = "read_error"
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """Counts the caller reads after (or while) iterating.
+
+    ``requests`` counts well-formed data lines, including those left out by a
+    ``stem_prefixes`` filter (``filtered``), which are only checked for their field count.
+    """
+
+    lines: int = 0
+    directives: int = 0
+    blank: int = 0
+    requests: int = 0
+    filtered: int = 0
+    #: records kept although a value outside the key fields held undecodable bytes
+    replaced: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def add(self, other: ParseStats) -> None:
+        self.lines += other.lines
+        self.directives += other.directives
+        self.blank += other.blank
+        self.requests += other.requests
+        self.filtered += other.filtered
+        self.replaced += other.replaced
+        self.skipped.update(other.skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class W3CRecord:
+    """One request line. Empty (``-``) text values are ``""``, empty numbers ``None``."""
+
+    time: datetime
+    client_ip: str
+    method: str
+    uri_stem: str
+    uri_query: str
+    status: int | None
+    substatus: int | None
+    win32_status: int | None
+    user_agent: str
+    username: str
+    site: str
+    time_taken_ms: int | None
+    #: every value as written in the line, keyed by lower-cased field name
+    fields: Mapping[str, str]
+    source: str = ""
+    line_no: int = 0
+
+
+class _Layout:
+    """Column positions of one ``#Fields:`` directive (-1: the field is not logged)."""
+
+    __slots__ = (
+        "agent",
+        "client_ip",
+        "date",
+        "method",
+        "names",
+        "query",
+        "site",
+        "status",
+        "stem",
+        "substatus",
+        "time",
+        "time_taken",
+        "username",
+        "width",
+        "win32_status",
+    )
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.width = len(names)
+        position: dict[str, int] = {}
+        for index, name in enumerate(names):
+            position.setdefault(name, index)
+        self.date = position.get("date", -1)
+        self.time = position.get("time", -1)
+        self.client_ip = position.get("c-ip", -1)
+        self.method = position.get("cs-method", -1)
+        self.stem = position.get("cs-uri-stem", -1)
+        self.query = position.get("cs-uri-query", -1)
+        self.status = position.get("sc-status", -1)
+        self.substatus = position.get("sc-substatus", -1)
+        self.win32_status = position.get("sc-win32-status", -1)
+        self.agent = position.get("cs(user-agent)", -1)
+        self.username = position.get("cs-username", -1)
+        self.site = position.get("s-sitename", -1)
+        self.time_taken = position.get("time-taken", -1)
+
+    def key_positions(self) -> tuple[int, ...]:
+        return tuple(
+            i for i in (self.date, self.time, self.client_ip, self.method, self.stem) if i >= 0
+        )
+
+
+class _BadValue(Exception):
+    def __init__(self, reason: SkipReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def _text(parts: list[str], index: int) -> str:
+    if index < 0:
+        return ""
+    value = parts[index]
+    return "" if value == "-" else value
+
+
+def _number(parts: list[str], index: int) -> int | None:
+    if index < 0:
+        return None
+    value = parts[index]
+    if value == "-":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadValue(SkipReason.BAD_NUMBER) from None
+
+
+def _timestamp(date: str, time: str) -> datetime:
+    try:
+        return datetime.fromisoformat(f"{date}T{time}+00:00")
+    except ValueError:
+        raise _BadValue(SkipReason.BAD_DATE) from None
+
+
+class _State:
+    """What the directives seen so far say about the lines that follow."""
+
+    __slots__ = ("date_default", "layout", "time_default")
+
+    def __init__(self) -> None:
+        self.layout: _Layout | None = None
+        self.date_default: str | None = None
+        self.time_default = "00:00:00"
+
+
+def _directive(line: str, state: _State, stats: ParseStats) -> None:
+    stats.directives += 1
+    name, _, value = line[1:].partition(":")
+    name = name.strip().lower()
+    if name == "fields":
+        names = tuple(value.lower().split())
+        if names:
+            state.layout = _Layout(names)
+        else:
+            state.layout = None
+            stats.skipped[SkipReason.BAD_DIRECTIVE] += 1
+    elif name == "date":
+        pieces = value.split()
+        try:
+            if len(pieces) != 2:
+                raise _BadValue(SkipReason.BAD_DIRECTIVE)
+            _timestamp(pieces[0], pieces[1])
+        except _BadValue:
+            # a later line must not be dated from an earlier file's header
+            state.date_default = None
+            stats.skipped[SkipReason.BAD_DIRECTIVE] += 1
+        else:
+            state.date_default, state.time_default = pieces
+    # #Software, #Version, #Remark, #Start-Date, #End-Date: informative only
+
+
+def _record(
+    parts: list[str], layout: _Layout, state: _State, source: str, line_no: int
+) -> W3CRecord:
+    if layout.date >= 0:
+        date = parts[layout.date]
+        time = parts[layout.time] if layout.time >= 0 else "00:00:00"
+    elif state.date_default is not None:
+        date = state.date_default
+        time = parts[layout.time] if layout.time >= 0 else state.time_default
+    else:
+        raise _BadValue(SkipReason.NO_DATE)
+    agent = _text(parts, layout.agent)
+    return W3CRecord(
+        time=_timestamp(date, time),
+        client_ip=_text(parts, layout.client_ip),
+        method=_text(parts, layout.method),
+        uri_stem=_text(parts, layout.stem),
+        uri_query=_text(parts, layout.query),
+        status=_number(parts, layout.status),
+        substatus=_number(parts, layout.substatus),
+        win32_status=_number(parts, layout.win32_status),
+        user_agent=agent.replace("+", " ") if "+" in agent else agent,
+        username=_text(parts, layout.username),
+        site=_text(parts, layout.site),
+        time_taken_ms=_number(parts, layout.time_taken),
+        fields=dict(zip(layout.names, parts, strict=True)),
+        source=source,
+        line_no=line_no,
+    )
+
+
+def iter_records(
+    lines: Iterable[str],
+    *,
+    source: str = "",
+    stats: ParseStats | None = None,
+    stem_prefixes: tuple[str, ...] | None = None,
+) -> Iterator[W3CRecord]:
+    """Yield the request records of a W3C log, skipping (and counting) what is malformed.
+
+    ``stats`` receives the counts; pass a fresh one per call. ``stem_prefixes`` (lower
+    case) keeps only requests whose ``cs-uri-stem`` starts with one of them,
+    case-insensitively; the others are counted in ``stats.requests``/``stats.filtered``
+    without being decoded further, which is what makes a scan of a large file fast.
+    """
+    counts = stats if stats is not None else ParseStats()
+    skipped = counts.skipped
+    state = _State()
+    line_no = 0
+    for raw in lines:
+        line_no += 1
+        counts.lines += 1
+        line = raw.rstrip("\r\n ")
+        if line.startswith("\x00"):
+            # IIS pre-allocates log files: a crash leaves NUL runs before the next write
+            line = line.lstrip("\x00")
+        if not line:
+            counts.blank += 1
+            continue
+        if line[0] == "#":
+            if len(line) > MAX_LINE_CHARS:
+                counts.directives += 1
+                skipped[SkipReason.TOO_LONG] += 1
+            else:
+                _directive(line, state, counts)
+            continue
+        layout = state.layout
+        if layout is None:
+            skipped[SkipReason.NO_FIELDS] += 1
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            skipped[SkipReason.TOO_LONG] += 1
+            continue
+        parts = line.split(" ")
+        if len(parts) != layout.width:
+            skipped[SkipReason.FIELD_COUNT] += 1
+            continue
+        if (
+            stem_prefixes is not None
+            and layout.stem >= 0
+            and not parts[layout.stem].lower().startswith(stem_prefixes)
+        ):
+            counts.requests += 1
+            counts.filtered += 1
+            continue
+        if REPLACEMENT_CHAR in line:
+            if any(REPLACEMENT_CHAR in parts[i] for i in layout.key_positions()):
+                skipped[SkipReason.UNDECODABLE] += 1
+                continue
+            counts.replaced += 1
+        try:
+            record = _record(parts, layout, state, source, line_no)
+        except _BadValue as bad:
+            skipped[bad.reason] += 1
+            continue
+        counts.requests += 1
+        yield record
+
+
+def _binary_stream(path: str | os.PathLike[str]) -> BinaryIO:
+    handle = open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block
+    try:
+        magic = handle.read(len(GZIP_MAGIC))
+        handle.seek(0)
+    except OSError:
+        handle.close()
+        raise
+    if magic == GZIP_MAGIC:
+        # rotated logs are often compressed without the .gz name (or renamed .log)
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    return handle
+
+
+def _lines(path: str | os.PathLike[str], stats: ParseStats | None) -> Iterator[str]:
+    limit = MAX_LINE_CHARS + 2
+    binary = _binary_stream(path)
+    with binary, io.TextIOWrapper(binary, encoding="utf-8", errors="replace") as text:
+        read = partial(text.readline, limit)
+        try:
+            for line in iter(read, ""):
+                if len(line) == limit and not line.endswith("\n"):
+                    # overlong (or no newlines at all): hand the parser a piece it will
+                    # refuse as too long, and drop the rest without buffering it
+                    rest = read()
+                    while len(rest) == limit and not rest.endswith("\n"):
+                        rest = read()
+                yield line
+        except (OSError, EOFError, zlib.error):
+            # a rotated gzip still being written, or a corrupt one: keep what was read
+            if stats is not None:
+                stats.skipped[SkipReason.READ_ERROR] += 1
+
+
+def open_log(path: str | os.PathLike[str], *, stats: ParseStats | None = None) -> Iterator[str]:
+    """Stream the lines of a plain or gzip'd log (recognised by its magic bytes).
+
+    UTF-8 is decoded with replacement (IIS may write ANSI values). A missing file
+    raises :class:`OSError` here; the file is opened on the first iteration (so an
+    iterator never started holds no handle), and a read error later (a truncated gzip)
+    ends the stream and is counted in ``stats`` as ``read_error``.
+    """
+    os.stat(path)
+    return _lines(path, stats)
