@@ -1,0 +1,129 @@
+"""``wsusbot check`` (offline on a facts file, or live through the runner) and ``history``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from bot.cli.state import CliState, print_json, state_of
+from bot.render.terminal import print_report
+from checks.errors import FactsError, UsageError
+from checks.evaluation import evaluate_facts
+from checks.facts import HostFacts, read_host_facts
+from checks.model import CheckContext
+from checks.registry import default_registry
+
+
+def parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--now {text[:40]!r} is not ISO-8601 (e.g. 2026-11-25T08:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_facts_file(path: Path) -> HostFacts:
+    try:
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        raise FactsError(f"cannot read facts file {path}: {exc.strerror}") from exc
+    try:
+        return read_host_facts(raw)
+    except FactsError as exc:
+        raise FactsError(f"{path}: {exc}") from exc
+
+
+def _offline(
+    state: CliState,
+    host: str,
+    facts_path: Path,
+    previous_path: Path | None,
+    now: datetime,
+    expected_wsus_url: str | None,
+    as_json: bool,
+) -> int:
+    from bot.inventory import validate_host_argument
+
+    validate_host_argument(host)
+    facts = read_facts_file(facts_path)
+    previous = read_facts_file(previous_path) if previous_path else None
+    if previous is not None and type(previous) is not type(facts):
+        raise UsageError("--previous must be facts of the same role as --facts")
+    thresholds = None
+    if expected_wsus_url is None and (state.config_path is not None):
+        settings = state.settings
+        thresholds = settings.thresholds.to_thresholds()
+        try:
+            from bot.inventory import Inventory
+
+            expected_wsus_url = Inventory(settings).resolve(host).wsus_url
+        except UsageError:
+            expected_wsus_url = None
+    ctx = CheckContext(
+        now=now,
+        expected_wsus_url=expected_wsus_url,
+        previous=previous,
+        **({"thresholds": thresholds} if thresholds else {}),
+    )
+    report = evaluate_facts(default_registry(), host, facts, ctx)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        print_report(state.out, report)
+    return report.exit_code
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("check")
+    def check(
+        ctx: typer.Context,
+        host: str | None = typer.Argument(None, help="Host name from the inventory."),
+        facts: Path | None = typer.Option(
+            None, "--facts", help="Evaluate this facts document offline ('-' = stdin)."
+        ),
+        previous: Path | None = typer.Option(
+            None, "--previous", help="Facts of the same host from an earlier check."
+        ),
+        now: str | None = typer.Option(None, "--now", help="Evaluate as of this ISO-8601 time."),
+        expected_wsus_url: str | None = typer.Option(
+            None, "--expected-wsus-url", help="The WSUS URL this client should use."
+        ),
+        all_hosts: bool = typer.Option(False, "--all", help="Check every inventory host."),
+        group: str | None = typer.Option(None, "--group", help="Check one inventory group."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> int:
+        """Check a host: live over WinRM/HTTP, or offline from a facts file (--facts)."""
+        state = state_of(ctx)
+        moment = parse_now(now)
+        if facts is not None:
+            if host is None:
+                raise UsageError("give the host name the facts belong to: check HOST --facts F")
+            code = _offline(state, host, facts, previous, moment, expected_wsus_url, as_json)
+            raise typer.Exit(code)
+        if previous is not None:
+            raise UsageError("--previous goes with --facts; live checks use the stored history")
+        from bot.cli.live import run_live
+
+        chosen = sum(1 for flag in (host is not None, all_hosts, group is not None) if flag)
+        if chosen != 1:
+            raise UsageError("give exactly one of: HOST, --all, --group NAME")
+        raise typer.Exit(run_live(state, host=host, group=group, as_json=as_json))
+
+    @app.command("history")
+    def history(
+        ctx: typer.Context,
+        host: str = typer.Argument(..., help="Host name."),
+        limit: int = typer.Option(20, "--limit", min=1, max=1000),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Past check runs of a host, newest first."""
+        from bot.cli.live import show_history
+
+        show_history(state_of(ctx), host, limit=limit, as_json=as_json)

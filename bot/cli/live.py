@@ -1,0 +1,145 @@
+"""Live ``check`` and ``history``: through the runner, with progress, into the store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bot.cli.state import CliState, print_json
+from bot.render.terminal import print_report, print_summary, status_text
+from bot.services import Services, cli_user
+from checks.collect.target import HostTarget
+from checks.report import Report
+from checks.runner import CheckOutcome
+
+
+def _targets(services: Services, host: str | None, group: str | None) -> list[HostTarget]:
+    inventory = services.inventory
+    if host is not None:
+        return [inventory.resolve(host)]
+    if group is not None:
+        return inventory.group(group)
+    targets = inventory.all()
+    if not targets:
+        from checks.errors import ConfigError
+
+        raise ConfigError("the inventory is empty: add [[servers]] / [[clients]] to the config")
+    return targets
+
+
+def run_live(state: CliState, *, host: str | None, group: str | None, as_json: bool) -> int:
+    services = Services.open(state.settings)
+    try:
+        targets = _targets(services, host, group)
+        reports = asyncio.run(
+            _run(services, state, targets, single=host is not None, quiet=as_json)
+        )
+    finally:
+        services.close()
+    if host is not None:
+        report = reports[0]
+        if as_json:
+            print_json(report.to_json())
+        else:
+            print_report(state.out, report)
+        return report.exit_code
+    if as_json:
+        print_json([r.to_json() for r in reports])
+    else:
+        print_summary(state.out, reports)
+    # a fleet run: 3 when any host could not be read, else 1 when any check failed
+    if any(r.unreachable_reason for r in reports):
+        return 3
+    return max((r.exit_code for r in reports), default=0)
+
+
+async def _run(
+    services: Services, state: CliState, targets: list[HostTarget], *, single: bool, quiet: bool
+) -> list[Report]:
+    console = state.out if not quiet else None
+    async with services.runner() as runner:
+        if single:
+            target = targets[0]
+            if console is not None:
+                with console.status(f"checking {target.name} …", spinner="dots"):
+                    outcome = await runner.check(target, cli_user())
+            else:
+                outcome = await runner.check(target, cli_user())
+            return [outcome.report]
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=console is None,
+            transient=False,
+        )
+        with progress:
+            task = progress.add_task("checking hosts", total=len(targets))
+
+            def done(outcome: CheckOutcome) -> None:
+                progress.advance(task)
+                if console is not None:
+                    progress.console.print(
+                        f"  {outcome.report.host}: ", status_text(outcome.report.verdict)
+                    )
+
+            outcomes = await runner.check_many(targets, cli_user(), on_done=done)
+        return [o.report for o in outcomes]
+
+
+def show_history(state: CliState, host: str, *, limit: int, as_json: bool) -> None:
+    from rich.table import Table
+
+    from bot.inventory import validate_host_argument
+
+    name = validate_host_argument(host)
+    services = Services.open(state.settings)
+    try:
+        runs = services.runs.history(name, limit)
+    finally:
+        services.close()
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "host": r.host,
+                    "role": r.role,
+                    "verdict": r.verdict,
+                    "started_at": r.started_at.isoformat(),
+                    "finished_at": r.finished_at.isoformat(),
+                    "requested_by": r.requested_by,
+                    "unreachable_reason": r.unreachable_reason,
+                    "report": r.report,
+                }
+                for r in runs
+            ]
+        )
+        return
+    if not runs:
+        state.out.print(f"no check runs recorded for {name}")
+        return
+    table = Table(title=f"history of {name}")
+    for column in ("run", "finished (UTC)", "verdict", "failing / reason", "by"):
+        table.add_column(column)
+    from checks.model import Status
+
+    for run in runs:
+        report = Report.from_json(run.report)
+        failing = (
+            run.unreachable_reason
+            or ", ".join(sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN)))
+            or "—"
+        )
+        table.add_row(
+            str(run.id),
+            run.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
+            status_text(Status(run.verdict)),
+            failing,
+            run.requested_by,
+        )
+    state.out.print(table)

@@ -1,0 +1,283 @@
+"""Configuration: a TOML file plus environment overrides, validated (docs/config.md).
+
+A bad file is a :class:`ConfigError` naming the key, the value and what was expected; the
+CLI turns it into exit code 2. Secrets are never stored here as text: only the *places*
+they come from (env var names, ``*_file`` paths); :mod:`bot.secrets` reads them on use.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from checks.errors import ConfigError
+from checks.model import Thresholds
+
+Transport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(Section):
+    url: str = "sqlite:///var/wsusbot.sqlite"
+
+
+class WinrmConfig(Section):
+    transport: Transport = "ntlm"
+    username: str | None = None
+    password_file: Path | None = None
+    operation_timeout_s: float = Field(20.0, gt=0, le=3600)
+    read_timeout_s: float = Field(30.0, gt=0, le=3700)
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    cert_pem: Path | None = None
+    cert_key_pem: Path | None = None
+    allow_insecure_basic: bool = False
+    #: connection retries (never for fixes): attempts after the first
+    connect_retries: int = Field(2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> WinrmConfig:
+        # pywinrm requires it: a Receive held longer than the read timeout is an uncaught error
+        if self.read_timeout_s <= self.operation_timeout_s:
+            raise ValueError(
+                f"read_timeout_s ({self.read_timeout_s}) must be greater than "
+                f"operation_timeout_s ({self.operation_timeout_s})"
+            )
+        return self
+
+
+class HostOverrides(Section):
+    transport: Transport | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    verify_tls: bool | None = None
+    ca_bundle: Path | None = None
+
+
+class ServerEntry(HostOverrides):
+    name: str
+    address: str
+    wsus_url: str | None = None
+    selfupdate_url: str | None = None
+    winrm_url: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+class ClientEntry(HostOverrides):
+    name: str
+    address: str
+    server: str | None = None
+    winrm_url: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+class PatternEntry(HostOverrides):
+    match: str
+    role: Literal["client", "server"] | None = None
+    server: str | None = None
+    winrm_url: str = "http://{host}:5985/wsman"
+    groups: tuple[str, ...] = ()
+
+
+class RunnerConfig(Section):
+    concurrency: int = Field(16, ge=1, le=1024)
+    host_deadline_s: float = Field(60.0, gt=0, le=3600)
+    http_timeout_s: float = Field(10.0, gt=0, le=300)
+    iis_log_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+
+class ThresholdsConfig(Section):
+    stale_warn_days: int = Field(7, ge=1)
+    stale_fail_days: int = Field(30, ge=1)
+    min_client_version: str = "7.6.7600.256"
+    sus_era_below_version: str = "5.8"
+    lwt_jump_hours: float = Field(24.0, gt=0)
+    lwt_ahead_warn_hours: float = Field(20.0, gt=0)
+    search_warn_days: float = Field(3.0, gt=0)
+    search_fail_days: float = Field(7.0, gt=0)
+    log_error_window_hours: float = Field(72.0, gt=0)
+
+    @field_validator("min_client_version", "sus_era_below_version")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        parts = value.split(".")
+        if not all(part.isdigit() for part in parts):
+            raise ValueError("a dotted version of numbers, like 7.6.7600.256")
+        return value
+
+    def to_thresholds(self) -> Thresholds:
+        return Thresholds(**self.model_dump())
+
+
+class SlackConfig(Section):
+    api_url: str = "https://slack.com/api/"
+    bot_token_file: Path | None = None
+    app_token_file: Path | None = None
+    signing_secret_file: Path | None = None
+    channels: tuple[str, ...] = ()
+    audit_channel: str | None = None
+    #: refuse a second identical command within this many seconds (Slack retries)
+    dedupe_window_s: float = Field(600.0, ge=0)
+
+
+class RolesConfig(Section):
+    viewers: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+
+
+class ApprovalsConfig(Section):
+    expiry_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    two_person_rule: bool = True
+    #: fix ids for which the requester may approve their own request
+    self_approval_allowed: tuple[str, ...] = ()
+    followup_minutes: int | None = Field(None, ge=1)
+
+
+class DigestConfig(Section):
+    id: str
+    channel: str
+    cron: str = "0 8 * * 1-5"
+    timezone: str = "UTC"
+    servers: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    post_when_healthy: bool = True
+    top_hosts: int = Field(10, ge=1, le=20)
+    thresholds: ThresholdsConfig | None = None
+
+
+class Settings(Section):
+    store: StoreConfig = StoreConfig()
+    winrm: WinrmConfig = WinrmConfig()
+    runner: RunnerConfig = RunnerConfig()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    servers: tuple[ServerEntry, ...] = ()
+    clients: tuple[ClientEntry, ...] = ()
+    patterns: tuple[PatternEntry, ...] = ()
+    slack: SlackConfig = SlackConfig()
+    roles: RolesConfig = RolesConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
+    digests: tuple[DigestConfig, ...] = ()
+    #: where the config was read from (relative paths in it are resolved against it)
+    source: Path | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        names: set[str] = set()
+        entries: list[ServerEntry | ClientEntry] = [*self.servers, *self.clients]
+        for entry in entries:
+            key = entry.name.lower()
+            if key in names:
+                raise ValueError(f"host name {entry.name!r} is listed twice in the inventory")
+            names.add(key)
+        servers = {s.name.lower() for s in self.servers}
+        for client in self.clients:
+            if client.server is not None and client.server.lower() not in servers:
+                raise ValueError(
+                    f"client {client.name!r} names server {client.server!r}, which is not "
+                    "in [[servers]]"
+                )
+        digest_ids = [d.id for d in self.digests]
+        if len(set(digest_ids)) != len(digest_ids):
+            raise ValueError("two [[digests]] share one id")
+        return self
+
+
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
+    "WSUSBOT_DATABASE_URL": ("store", "url"),
+    "WSUSBOT_SLACK_API_URL": ("slack", "api_url"),
+    "WSUSBOT_WINRM_USERNAME": ("winrm", "username"),
+    "WSUSBOT_WINRM_TRANSPORT": ("winrm", "transport"),
+}
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors()[:8]:
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        shown = repr(item.get("input"))
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        if item["type"] == "extra_forbidden":
+            lines.append(
+                f"{source}: unknown key '{where}' (check the spelling; see docs/config.md)"
+            )
+        else:
+            lines.append(f"{source}: key '{where}' = {shown}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _resolve_relative(data: dict[str, Any], base: Path) -> None:
+    """Paths in the file are relative to the file, as users expect from a config."""
+    path_keys = {
+        "password_file",
+        "ca_bundle",
+        "cert_pem",
+        "cert_key_pem",
+        "bot_token_file",
+        "app_token_file",
+        "signing_secret_file",
+    }
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in path_keys and isinstance(value, str) and not os.path.isabs(value):
+                    node[key] = str(base / value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    store = data.get("store")
+    if isinstance(store, dict):
+        url = store.get("url")
+        prefix = "sqlite:///"
+        if isinstance(url, str) and url.startswith(prefix) and not url.startswith(prefix + "/"):
+            relative = url[len(prefix) :]
+            if relative and relative != ":memory:":
+                store["url"] = prefix + str(base / relative)
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration. ``env`` defaults to ``os.environ``."""
+    environ = os.environ if env is None else env
+    if path is None and environ.get("WSUSBOT_CONFIG"):
+        path = Path(environ["WSUSBOT_CONFIG"])
+    data: dict[str, Any] = {}
+    source = "environment"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        _resolve_relative(data, path.resolve().parent)
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = environ.get(var)
+        if value:
+            bucket = data.setdefault(section, {})
+            if not isinstance(bucket, dict):
+                raise ConfigError(f"{source}: key '{section}' must be a table")
+            bucket[key] = value
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    return settings.model_copy(update={"source": path})

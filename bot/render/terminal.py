@@ -1,0 +1,126 @@
+"""Terminal rendering of reports and the catalogue (rich). Lays out; never decides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from checks.fixes import FixMeta
+from checks.model import Check, CheckMeta, Status
+from checks.report import Report
+
+STATUS_STYLE = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.UNKNOWN: "magenta",
+    Status.SKIP: "dim",
+}
+
+
+def status_text(status: Status) -> Text:
+    return Text(status.value.upper(), style=STATUS_STYLE[status])
+
+
+def print_report(console: Console, report: Report) -> None:
+    counts = ", ".join(f"{n} {s.value}" for s, n in report.counts.items() if n)
+    title = Text.assemble(
+        (f"{report.host}", "bold"),
+        f" ({report.role or 'role unknown'}): ",
+        status_text(report.verdict),
+        f"  [{counts}]",
+    )
+    console.print(title)
+    if report.unreachable_reason:
+        console.print(Text(f"host could not be read: {report.unreachable_reason}", "magenta"))
+    table = Table(show_lines=False, expand=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("seed", no_wrap=True)
+    table.add_column("summary / evidence")
+    for finding in sorted(report.findings, key=lambda f: (-f.status.rank, f.check)):
+        body = Text(finding.summary)
+        if finding.status not in (Status.PASS, Status.SKIP):
+            for line in finding.evidence:
+                body.append("\n  • " + line, style="dim")
+            if finding.next_step:
+                body.append("\n  → " + finding.next_step, style="cyan")
+        table.add_row(
+            finding.check,
+            status_text(finding.status),
+            " ".join(report.seeds.get(finding.check, ())),
+            body,
+        )
+    console.print(table)
+    fixes = report.proposed_fixes
+    if fixes:
+        console.print(Text("Proposed fixes:", "bold"))
+        for fix in fixes:
+            console.print(f"  {fix.id} [{fix.risk.value}] {fix.title}")
+
+
+def print_summary(console: Console, reports: Sequence[Report]) -> None:
+    table = Table(title="fleet summary")
+    table.add_column("host")
+    table.add_column("role")
+    table.add_column("verdict")
+    for status in (Status.FAIL, Status.WARN, Status.UNKNOWN, Status.PASS):
+        table.add_column(status.value, justify="right")
+    table.add_column("failing checks / reason")
+    for report in sorted(reports, key=lambda r: (-r.verdict.rank, r.host)):
+        failing = report.unreachable_reason or ", ".join(
+            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
+        )
+        counts = report.counts
+        table.add_row(
+            report.host,
+            report.role or "?",
+            status_text(report.verdict),
+            *(str(counts[s]) for s in (Status.FAIL, Status.WARN, Status.UNKNOWN, Status.PASS)),
+            failing,
+        )
+    console.print(table)
+
+
+def print_catalogue(console: Console, checks: Sequence[Check[object]]) -> None:  # type: ignore[type-var]
+    table = Table(title="wsusbot checks")
+    for column in ("id", "role", "severity", "seed", "fix", "title"):
+        table.add_column(column)
+    for check in checks:
+        meta = check.meta
+        table.add_row(
+            meta.id,
+            meta.role,
+            meta.severity.value,
+            " ".join(meta.seed),
+            meta.fix or "—",
+            meta.title,
+        )
+    console.print(table)
+
+
+def print_explain(console: Console, meta: CheckMeta, fix: FixMeta | None) -> None:
+    console.print(Text(f"{meta.id} — {meta.title}", "bold"))
+    console.print(
+        f"role: {meta.role}   severity: {meta.severity.value}   seed: {' '.join(meta.seed)}"
+    )
+    if meta.description:
+        console.print(f"\nWhat it checks: {meta.description}")
+    console.print(f"Facts read: {', '.join(meta.reads)}")
+    console.print(f"\nWhat to do when it fails: {meta.remediation}")
+    if fix is None:
+        console.print("\nFix: none the bot can run (follow the remediation above).")
+        return
+    console.print(f"\nFix: {fix.id} — {fix.title} (risk: {fix.risk.value})")
+    for change in fix.changes:
+        console.print(f"  • {change}")
+    if fix.runbook:
+        console.print("Runbook:")
+        for number, step in enumerate(fix.runbook, 1):
+            console.print(f"  {number}. {step}")
+    if fix.caveat:
+        console.print(Text(f"Note: {fix.caveat}", "yellow"))
+    console.print(f"Verified by: {', '.join(fix.verified_by)}")

@@ -1,0 +1,145 @@
+"""Composition root for the domain services: settings -> store, inventory, runner.
+
+Everything is created here, on demand, and handed down; nothing exists at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.config import Settings
+from bot.inventory import Inventory
+from bot.secrets import Secret, read_secret
+from bot.store.db import Database
+from bot.store.runs import MarkerStore, RunStore
+from checks.collect.http import HttpProber
+from checks.collect.live import CollectSettings, CursorSource, LiveCollector, ServerEndpoints
+from checks.collect.target import HostTarget
+from checks.collect.winrm import WinrmClient, WinrmSettings
+from checks.registry import Registry, default_registry
+from checks.runner import Runner
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock = utc_now
+    registry: Registry = field(default_factory=default_registry)
+    _passwords: dict[Path | None, Secret | None] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> Services:
+        db = Database(settings.store.url)
+        if migrate:
+            db.migrate()
+        return cls(settings=settings, db=db, clock=clock)
+
+    @property
+    def inventory(self) -> Inventory:
+        return Inventory(self.settings)
+
+    @property
+    def runs(self) -> RunStore:
+        return RunStore(self.db)
+
+    @property
+    def markers(self) -> MarkerStore:
+        return MarkerStore(self.db)
+
+    def password_for(self, target: HostTarget) -> Secret | None:
+        """The WinRM password for a host: env first, then the host's or default file."""
+        key = target.password_file
+        if key not in self._passwords:
+            self._passwords[key] = read_secret(
+                "WSUSBOT_WINRM_PASSWORD",
+                "WinRM password",
+                file_from_config=key,
+                required=target.transport not in ("certificate", "kerberos"),
+            )
+        return self._passwords[key]
+
+    def server_endpoints(self) -> list[ServerEndpoints]:
+        endpoints = []
+        for entry in self.settings.servers:
+            target = self.inventory.resolve(entry.name)
+            names = {entry.name.lower(), entry.address.lower()}
+            for url in (target.wsus_url, target.selfupdate_url):
+                host = urlsplit(url).hostname if url else None
+                if host:
+                    names.add(host.lower())
+            endpoints.append(
+                ServerEndpoints(frozenset(names), target.wsus_url, target.selfupdate_url)
+            )
+        return endpoints
+
+    def winrm_client(self) -> WinrmClient:
+        winrm = self.settings.winrm
+        return WinrmClient(
+            WinrmSettings(
+                operation_timeout_s=winrm.operation_timeout_s,
+                read_timeout_s=winrm.read_timeout_s,
+                allow_insecure_basic=winrm.allow_insecure_basic,
+                connect_retries=winrm.connect_retries,
+            )
+        )
+
+    @asynccontextmanager
+    async def runner(self, *, cursors: CursorSource | None = None) -> AsyncIterator[Runner]:
+        """A runner with its HTTP client and thread pool, closed on exit."""
+        runner_cfg = self.settings.runner
+        verify: bool | str = self.settings.winrm.verify_tls
+        if verify and self.settings.winrm.ca_bundle:
+            verify = str(self.settings.winrm.ca_bundle)
+        executor = ThreadPoolExecutor(
+            max_workers=runner_cfg.concurrency, thread_name_prefix="wsusbot-winrm"
+        )
+        try:
+            async with HttpProber(timeout_s=runner_cfg.http_timeout_s, verify=verify) as http:
+                collector = LiveCollector(
+                    self.winrm_client(),
+                    http,
+                    self.password_for,
+                    servers=self.server_endpoints(),
+                    cursors=cursors,
+                    settings=CollectSettings(
+                        probe_timeout_ms=int(min(runner_cfg.http_timeout_s, 10) * 1000),
+                        iis_log_max_bytes=runner_cfg.iis_log_max_bytes,
+                    ),
+                    executor=executor,
+                )
+                yield Runner(
+                    self.registry,
+                    collector,
+                    self.runs,
+                    clock=self.clock,
+                    thresholds=self.settings.thresholds.to_thresholds(),
+                    concurrency=runner_cfg.concurrency,
+                    host_deadline_s=runner_cfg.host_deadline_s,
+                )
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def cli_user() -> str:
+    try:
+        name = os.getlogin()
+    except OSError:
+        name = os.environ.get("USER") or "unknown"
+    return f"cli:{name}"

@@ -1,0 +1,103 @@
+"""Bot-side HTTP probes (httpx, async): can the bot fetch the self-update files?
+
+No redirect is followed silently (a redirect is recorded as its 3xx status), TLS is
+verified by default, and every outcome becomes an :class:`~checks.facts.HttpResult`: a
+status, or an ``error`` word (``refused``, ``timeout``, ``dns``, ``tls``, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from checks.facts import HttpResult
+
+USER_AGENT = "wsusbot-probe/1"
+
+
+def classify(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLError) or "certificate" in text or "ssl" in text:
+            return "tls"
+        if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+            return "dns"
+        return "refused"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "reset"
+    return type(exc).__name__
+
+
+class HttpProber:
+    """One shared client for a run; the transport is injectable for tests."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 10.0,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            verify=verify,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> HttpProber:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str) -> HttpResult:
+        started = time.perf_counter()
+        try:
+            # GET with a streamed body: only the status matters, never read a big cab
+            async with self._client.stream("GET", url) as response:
+                status = response.status_code
+        except httpx.InvalidURL:
+            return HttpResult(url=url, status=None, error="invalid_url", elapsed_ms=0.0)
+        except httpx.HTTPError as exc:
+            return HttpResult(
+                url=url,
+                status=None,
+                error=classify(exc),
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        return HttpResult(
+            url=url,
+            status=status,
+            error=None,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    async def fetch_all(self, urls: Sequence[str]) -> list[HttpResult]:
+        return list(await asyncio.gather(*(self.fetch(url) for url in urls)))
+
+
+def server_probe_urls(wsus_url: str | None, selfupdate_url: str | None) -> list[str]:
+    """The bot-side probes CATALOGUE.md names for a server (docs/probes.md)."""
+    urls: list[str] = []
+    if selfupdate_url:
+        base = selfupdate_url.rstrip("/")
+        urls += [f"{base}/selfupdate/wuident.cab", f"{base}/iuident.cab"]
+    if wsus_url:
+        urls.append(f"{wsus_url.rstrip('/')}/ClientWebService/client.asmx")
+    return urls
