@@ -1,0 +1,172 @@
+"""Authentication for the lab endpoint: NTLM (pyspnego acceptor) with WinRM message
+encryption, and Basic."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import spnego
+import spnego.exceptions
+
+NTLM_USER_FILE_ENV = "NTLM_USER_FILE"
+ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+ENCRYPTED_CONTENT_TYPE = (
+    f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
+)
+_BOUNDARY = b"--Encrypted Boundary"
+_OCTET_STREAM_HEADER = b"\tContent-Type: application/octet-stream\r\n"
+_NTLM_SIGNATURE_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Which schemes a server accepts. NTLM users come from the NTLM_USER_FILE."""
+
+    ntlm: bool = True
+    basic: bool = False
+    basic_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def challenge_headers(self) -> list[str]:
+        """WWW-Authenticate values of a 401, in the order Windows sends them."""
+        values = []
+        if self.ntlm:
+            values.append("Negotiate")
+        if self.basic:
+            values.append('Basic realm="WSMAN"')
+        return values
+
+    def check_basic(self, token: str) -> str | None:
+        """The user name when ``token`` (base64 ``user:password``) matches, else None."""
+        if not self.basic:
+            return None
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, separator, password = decoded.partition(":")
+        if not separator:
+            return None
+        for known_user, known_password in self.basic_users.items():
+            if known_user.casefold() == username.casefold() and hmac.compare_digest(
+                known_password.encode("utf-8"), password.encode("utf-8")
+            ):
+                return known_user
+        return None
+
+
+def write_ntlm_user_file(path: Path, users: Mapping[str, str]) -> Path:
+    """Write the pyspnego acceptor's credential file (lines ``DOMAIN:USER:PASSWORD``).
+
+    ``users`` maps ``DOMAIN\\user`` (or a bare ``user``) to its password. The caller
+    points the NTLM_USER_FILE environment variable at the file before starting servers.
+    """
+    lines = []
+    for account, password in users.items():
+        domain, _, user = account.rpartition("\\")
+        if not user or any(":" in part or "\n" in part for part in (domain, user)):
+            raise ValueError(f"unusable NTLM account name {account!r}")
+        if "\n" in password or "\r" in password:
+            raise ValueError(f"the password of {account!r} contains a line break")
+        lines.append(f"{domain}:{user}:{password}\n")
+    # Written owner-only: the file holds passwords.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.writelines(lines)
+    return path
+
+
+def ntlm_user_file_configured() -> bool:
+    path = os.environ.get(NTLM_USER_FILE_ENV)
+    return bool(path) and Path(path or "").is_file()
+
+
+class AuthRejected(Exception):
+    """The credentials were wrong (answered with 401); never carries the secret."""
+
+
+class NtlmSession:
+    """One connection's NTLM acceptor context and its message sealing."""
+
+    def __init__(self) -> None:
+        self._context = spnego.server(protocol="ntlm")
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._context.complete)
+
+    @property
+    def username(self) -> str:
+        return str(self._context.client_principal or "")
+
+    def step(self, token: bytes) -> bytes | None:
+        try:
+            return self._context.step(token)
+        except spnego.exceptions.SpnegoError as error:
+            # The exception text names the failing check, never the password.
+            raise AuthRejected(type(error).__name__) from None
+
+    def seal(self, message: bytes) -> bytes:
+        """``message`` as an encrypted multipart body (the reply to an encrypted request)."""
+        wrapped = self._context.wrap(message, encrypt=True).data
+        signature, sealed = wrapped[:_NTLM_SIGNATURE_LENGTH], wrapped[_NTLM_SIGNATURE_LENGTH:]
+        return (
+            _BOUNDARY + b"\r\n"
+            b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(message)).encode()
+            + b"\r\n"
+            + _BOUNDARY
+            + b"\r\n"
+            + _OCTET_STREAM_HEADER
+            + struct.pack("<i", len(signature))
+            + signature
+            + sealed
+            + _BOUNDARY
+            + b"--\r\n"
+        )
+
+    def unseal(self, body: bytes) -> bytes:
+        """Decrypt an encrypted multipart request body; ValueError when it is not one."""
+        parts = [part for part in body.split(_BOUNDARY + b"\r\n") if part]
+        if len(parts) != 2:
+            raise ValueError("an encrypted body has exactly one header and one payload part")
+        header, payload = parts
+        length_text = header.partition(b"Length=")[2].strip()
+        if not length_text.isdigit():
+            raise ValueError("the encrypted body does not state the original length")
+        if payload.endswith(_BOUNDARY + b"--\r\n"):
+            payload = payload[: -len(_BOUNDARY + b"--\r\n")]
+        if not payload.startswith(_OCTET_STREAM_HEADER):
+            raise ValueError("the encrypted payload part has no octet-stream header")
+        payload = payload[len(_OCTET_STREAM_HEADER) :]
+        if len(payload) < 4:
+            raise ValueError("the encrypted payload is truncated")
+        (signature_length,) = struct.unpack("<i", payload[:4])
+        if signature_length != _NTLM_SIGNATURE_LENGTH or len(payload) < 4 + signature_length:
+            raise ValueError("the encrypted payload has a bad signature length")
+        try:
+            message = self._context.unwrap(payload[4:]).data
+        except spnego.exceptions.SpnegoError as error:
+            problem = f"the encrypted payload does not verify ({type(error).__name__})"
+            raise ValueError(problem) from None
+        if len(message) != int(length_text):
+            raise ValueError("the decrypted length differs from the stated length")
+        return bytes(message)
+
+
+def is_encrypted_content_type(content_type: str) -> bool:
+    lowered = content_type.lower()
+    return lowered.startswith("multipart/encrypted") and ENCRYPTED_PROTOCOL.lower() in lowered
+
+
+def parse_authorization(header: str) -> tuple[str, str]:
+    """``("ntlm"|"negotiate"|"basic"|other, token)`` from an Authorization header."""
+    scheme, _, token = header.strip().partition(" ")
+    return scheme.lower(), token.strip()
