@@ -50,7 +50,7 @@ class CheckRun(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     verdict: Mapped[str] = mapped_column(String(16))
     unreachable_reason: Mapped[str | None] = mapped_column(String(64))
-    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_check_runs_host_finished", "host", "finished_at"),)
