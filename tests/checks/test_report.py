@@ -35,7 +35,7 @@ def test_verdict_counts_fixes_and_round_trip() -> None:
     assert report.counts[Status.FAIL] == 1
     assert report.exit_code == 1
     assert [f.id for f in report.proposed_fixes] == ["client.reset_au_state"]
-    assert [f.check for f in report.problems][0] == "client.au_state"
+    assert report.problems[0].check == "client.au_state"
     data = report.to_json()
     assert data["findings"][0]["seed"] == ["§9"]
     again = Report.from_json(data)
