@@ -449,7 +449,8 @@ def _require_loopback(address: str) -> None:
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
-        raise ValueError(f"the lab binds IPv4 loopback literals only, not {address!r}") from None
+        message = f"the lab binds 127.0.0.0/8 address literals only, not {address!r}"
+        raise ValueError(message) from None
     if parsed not in LOOPBACK:
         raise ValueError(f"the lab binds 127.0.0.0/8 only, not {address}")
 

@@ -38,7 +38,7 @@ def winrm_session(url: str, auth: tuple[str, str], transport: str, **kwargs: Any
     return winrm.Session(url, auth=auth, transport=transport, **kwargs)
 
 
-def winrm_protocol(url: str, auth: tuple[str, str], transport: str, **kwargs: Any) -> Protocol:
+def winrm_protocol(url: str, auth: tuple[str, str], transport: Any, **kwargs: Any) -> Protocol:
     kwargs.setdefault("ca_trust_path", None)
     kwargs.setdefault("proxy", None)
     username, password = auth
