@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import BinaryIO, NamedTuple
+from typing import IO, NamedTuple, cast
 
 #: a data line longer than this is refused (binary garbage without newlines must not be
 #: buffered whole); real W3C lines are a few hundred characters
@@ -362,38 +362,32 @@ def iter_records(
         counts.filtered += filtered
 
 
-def _binary_stream(path: str | os.PathLike[str]) -> BinaryIO:
-    handle = open(path, "rb")  # noqa: SIM115 - closed by the caller's with-block
-    try:
-        magic = handle.read(len(GZIP_MAGIC))
-        handle.seek(0)
-    except OSError:
-        handle.close()
-        raise
-    if magic == GZIP_MAGIC:
-        # rotated logs are often compressed without the .gz name (or renamed .log)
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
-    return handle
-
-
 def _lines(path: str | os.PathLike[str], stats: ParseStats | None) -> Iterator[str]:
     limit = MAX_LINE_CHARS + 2
-    binary = _binary_stream(path)
-    with binary, io.TextIOWrapper(binary, encoding="utf-8", errors="replace") as text:
-        read = partial(text.readline, limit)
-        try:
-            for line in iter(read, ""):
-                if len(line) == limit and not line.endswith("\n"):
-                    # overlong (or no newlines at all): hand the parser a piece it will
-                    # refuse as too long, and drop the rest without buffering it
-                    rest = read()
-                    while len(rest) == limit and not rest.endswith("\n"):
+    with open(path, "rb") as handle:
+        magic = handle.read(len(GZIP_MAGIC))
+        handle.seek(0)
+        # rotated logs are often compressed without the .gz name (or renamed .log)
+        binary: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=handle, mode="rb"))
+            if magic == GZIP_MAGIC
+            else handle
+        )
+        with binary, io.TextIOWrapper(binary, encoding="utf-8", errors="replace") as text:
+            read = partial(text.readline, limit)
+            try:
+                for line in iter(read, ""):
+                    if len(line) == limit and not line.endswith("\n"):
+                        # overlong (or no newlines at all): hand the parser a piece it
+                        # will refuse as too long, and drop the rest without buffering it
                         rest = read()
-                yield line
-        except (OSError, EOFError, zlib.error):
-            # a rotated gzip still being written, or a corrupt one: keep what was read
-            if stats is not None:
-                stats.skipped[SkipReason.READ_ERROR] += 1
+                        while len(rest) == limit and not rest.endswith("\n"):
+                            rest = read()
+                    yield line
+            except (OSError, EOFError, zlib.error):
+                # a rotated gzip still being written, or a corrupt one: keep what was read
+                if stats is not None:
+                    stats.skipped[SkipReason.READ_ERROR] += 1
 
 
 def open_log(path: str | os.PathLike[str], *, stats: ParseStats | None = None) -> Iterator[str]:
