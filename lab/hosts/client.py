@@ -1,0 +1,311 @@
+"""A simulated WSUS client: registry, services, logs, and real HTTP from its own address."""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import re
+import time
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from lab.clock import LabClock, iso_utc, parse_offset, registry_time
+from lab.hosts.base import ProbeFailure, ProbeHandler, SimulatedHost
+from lab.hosts.network import Network
+from lab.hosts.values import JsonDict, resolve_time
+
+CLIENT_FACTS = "wsusbot.client_facts/1"
+USER_AGENT = "wsusbot-probe/1"
+_TAIL_TIME = re.compile(r"\{(now[^}]*)\}")
+
+
+def version_key(version: str | None) -> tuple[int, ...]:
+    if not version:
+        return ()
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+
+
+class ClientHost(SimulatedHost):
+    role = "client"
+
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        clock: LabClock,
+        *,
+        state: JsonDict,
+        server_name: str | None,
+        network: Network,
+        network_blocked: dict[str, Any] | None = None,
+        utc_offset: timedelta = timedelta(0),
+    ) -> None:
+        super().__init__(name, address, clock)
+        self.state = state
+        self.server_name = server_name
+        self.network = network
+        self.network_blocked: dict[str, Any] = dict(network_blocked or {})
+        self.utc_offset = utc_offset
+        #: when the detection scheduled by a reset runs (lab time), and what LWT was before
+        self.pending_detection_at: datetime | None = None
+        self._lwt_before_reset: datetime | None = None
+
+    def fact_probes(self) -> dict[str, tuple[str, ProbeHandler]]:
+        return {"client_facts": (CLIENT_FACTS, self._client_facts)}
+
+    def fix_probes(self) -> dict[str, ProbeHandler]:
+        return {
+            "fix_set_wsus_policy": self._fix_set_wsus_policy,
+            "fix_reset_au_state": self._fix_reset_au_state,
+            "fix_restart_wuauserv": self._fix_restart_wuauserv,
+        }
+
+    # -- state helpers ---------------------------------------------------------------
+    def _policy_value(self, key: str) -> Any:
+        value = self.state["policy"].get(key)
+        if isinstance(value, str) and value.startswith("@server"):
+            target = value.partition(":")[2] or self.server_name
+            server = self.network.server(target) if target else None
+            return server.wsus_url if server is not None else None
+        return value
+
+    def resolved_policy(self) -> JsonDict:
+        return {key: self._policy_value(key) for key in self.state["policy"]}
+
+    def agent_version(self) -> str | None:
+        value = self.state["agent"].get("wuaueng_version")
+        return str(value) if value is not None else None
+
+    def last_search_success(self, now: datetime) -> datetime | None:
+        return resolve_time(self.state["au"].get("last_search_success"), now)
+
+    # -- HTTP from the client ----------------------------------------------------------
+    def _blocked(self, server_name: str, nominal_port: int) -> str | None:
+        rule = self.network_blocked.get(server_name)
+        if isinstance(rule, str):
+            return rule
+        if isinstance(rule, dict):
+            found = rule.get(nominal_port, rule.get(str(nominal_port)))
+            return str(found) if found else None
+        return None
+
+    def fetch(self, url: str, timeout_ms: int) -> JsonDict:
+        """GET ``url`` as this client would: the recorded URL is ``url`` itself; the
+        request really goes to the lab server's port for that nominal port."""
+        started = time.monotonic()
+
+        def result(status: int | None, error: str | None, elapsed: float | None = None) -> JsonDict:
+            spent = (time.monotonic() - started) * 1000 if elapsed is None else elapsed
+            return {"url": url, "status": status, "error": error, "elapsed_ms": round(spent, 1)}
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        server = self.network.server_for_host(host)
+        if server is None:
+            return result(None, "dns")
+        try:
+            url_port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return result(None, "bad url")
+        nominal, actual = server.route_port(url_port)
+        blocked = self._blocked(server.name, nominal)
+        if blocked == "timeout":
+            return result(None, "timeout", float(timeout_ms))
+        if blocked:
+            return result(None, blocked)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        connection = http.client.HTTPConnection(
+            server.address,
+            actual,
+            timeout=max(timeout_ms, 1) / 1000.0,
+            source_address=(self.address, 0),
+        )
+        try:
+            connection.request(
+                "GET",
+                path,
+                headers={"Host": parts.netloc, "User-Agent": USER_AGENT, "Connection": "close"},
+            )
+            response = connection.getresponse()
+            response.read()
+            return result(response.status, None)
+        except ConnectionRefusedError:
+            return result(None, "refused")
+        except TimeoutError:
+            return result(None, "timeout")
+        except (OSError, http.client.HTTPException) as exc:
+            return result(None, type(exc).__name__)
+        finally:
+            connection.close()
+
+    def selfupdate_urls(self, base: str) -> list[str]:
+        """docs/probes.md "client_facts: what the client fetches", in order."""
+        host = urlsplit(base).hostname or ""
+        urls = [
+            base.rstrip("/") + "/ClientWebService/client.asmx",
+            f"http://{host}/iuident.cab",
+            f"http://{host}/selfupdate/wuident.cab",
+        ]
+        selfupdate_os = self.state["os"].get("selfupdate_os")
+        if selfupdate_os:
+            language = str(self.state["os"].get("language") or "en").upper()
+            urls.append(f"http://{host}/selfupdate/AU/x86/{selfupdate_os}/{language}/wuaucomp.cab")
+        return urls
+
+    # -- scheduled detection (after a reset) -----------------------------------------
+    def _settle(self, now: datetime) -> None:
+        due = self.pending_detection_at
+        if due is None or now < due:
+            return
+        self.pending_detection_at = None
+        au = self.state["au"]
+        base = self._policy_value("WUServer")
+        reachable = bool(base) and all(
+            self.fetch(url, 10_000)["status"] == 200 for url in self.selfupdate_urls(base)
+        )
+        au["DetectionStartTime"] = due
+        if reachable:
+            server = self.network.server_for_host(urlsplit(base).hostname or "")
+            offered = server.client_version if server is not None else None
+            if offered and version_key(offered) > version_key(self.agent_version()):
+                self.state["agent"]["wuaueng_version"] = offered
+            au["last_search_success"] = due
+            au["LastWaitTimeout"] = due + timedelta(hours=1)
+        else:
+            previous = self._lwt_before_reset or due
+            au["LastWaitTimeout"] = previous + timedelta(hours=24)
+
+    # -- probes ------------------------------------------------------------------------
+    def _client_facts(self, params: dict[str, Any]) -> JsonDict:
+        now = self.clock.now()
+        self._settle(now)
+        policy = self.resolved_policy()
+        base = policy.get("WUServer") or params.get("expected_wsus_url")
+        timeout_ms = int(params.get("timeout_ms") or 5000)
+        http = [self.fetch(url, timeout_ms) for url in self.selfupdate_urls(base)] if base else []
+        au = self.state["au"]
+        lwt = resolve_time(au.get("LastWaitTimeout"), now)
+        dst = resolve_time(au.get("DetectionStartTime"), now)
+        search = resolve_time(au.get("last_search_success"), now)
+        logs = copy.deepcopy(self.state["logs"])
+        update_log = logs.get("windowsupdate_log") or {}
+        if update_log.get("tail") is not None:
+            update_log["tail"] = [
+                self._render_log_line(line, now, str(policy.get("WUServer") or ""))
+                for line in update_log["tail"]
+            ]
+        return {
+            "schema": CLIENT_FACTS,
+            "host": self.name,
+            "collected_at": iso_utc(now),
+            "os": copy.deepcopy(self.state["os"]),
+            "agent": copy.deepcopy(self.state["agent"]),
+            "policy": policy,
+            "au": {
+                "AUState": au.get("AUState"),
+                "LastWaitTimeout": registry_time(lwt) if lwt else None,
+                "DetectionStartTime": registry_time(dst, self.utc_offset) if dst else None,
+                "last_search_success": iso_utc(search) if search else None,
+                "reboot_required": au.get("reboot_required"),
+            },
+            "services": copy.deepcopy(self.state["services"]),
+            "http": http,
+            "logs": logs,
+            "proxy": copy.deepcopy(self.state["proxy"]),
+            "errors": [],
+        }
+
+    def _render_log_line(self, line: str, now: datetime, wuserver: str) -> str:
+        def stamp(match: re.Match[str]) -> str:
+            moment = now + parse_offset(match.group(1)) + self.utc_offset
+            return moment.strftime("%Y-%m-%d\t%H:%M:%S:") + f"{moment.microsecond // 1000:03d}"
+
+        return _TAIL_TIME.sub(stamp, line).replace("{wuserver}", wuserver)
+
+    def _fix_result(
+        self, fix: str, changed: bool, before: JsonDict, after: JsonDict, log: list[str]
+    ) -> JsonDict:
+        return {"fix": fix, "changed": changed, "before": before, "after": after, "log": log}
+
+    def _fix_set_wsus_policy(self, params: dict[str, Any]) -> JsonDict:
+        wsus_url = params.get("wsus_url")
+        status_url = params.get("status_url") or wsus_url
+        if not isinstance(wsus_url, str) or not wsus_url.startswith(("http://", "https://")):
+            raise ProbeFailure("fix_set_wsus_policy: params.wsus_url must be an http(s) URL.")
+        keys = ("WUServer", "WUStatusServer", "UseWUServer", "NoAutoUpdate")
+        before = {key: self._policy_value(key) for key in keys}
+        policy = self.state["policy"]
+        policy["WUServer"] = wsus_url
+        policy["WUStatusServer"] = status_url
+        policy["UseWUServer"] = 1
+        policy["NoAutoUpdate"] = None
+        after = {key: self._policy_value(key) for key in keys}
+        log = [
+            f"WUServer = {wsus_url}",
+            f"WUStatusServer = {status_url}",
+            "AU\\UseWUServer = 1",
+            "AU\\NoAutoUpdate removed",
+        ]
+        return self._fix_result("client.set_wsus_policy", before != after, before, after, log)
+
+    def _au_snapshot(self) -> JsonDict:
+        now = self.clock.now()
+        au = self.state["au"]
+        lwt = resolve_time(au.get("LastWaitTimeout"), now)
+        dst = resolve_time(au.get("DetectionStartTime"), now)
+        return {
+            "AUState": au.get("AUState"),
+            "LastWaitTimeout": registry_time(lwt) if lwt else None,
+            "DetectionStartTime": registry_time(dst, self.utc_offset) if dst else None,
+            "wuauserv": copy.deepcopy(self.state["services"]["wuauserv"]),
+        }
+
+    def detection_delay(self) -> timedelta:
+        """6-10 minutes (the seed's self-update time), fixed per host so tests can rely on
+        an 11-minute advance."""
+        return timedelta(minutes=6 + zlib.crc32(self.name.encode()) % 5)
+
+    def _fix_reset_au_state(self, params: dict[str, Any]) -> JsonDict:
+        del params
+        now = self.clock.now()
+        self._settle(now)
+        before = self._au_snapshot()
+        au = self.state["au"]
+        self._lwt_before_reset = resolve_time(au.get("LastWaitTimeout"), now)
+        au["AUState"] = 2
+        au["LastWaitTimeout"] = None
+        au["DetectionStartTime"] = None
+        log = ["AUState = 2", "LastWaitTimeout deleted", "DetectionStartTime deleted"]
+        service = self.state["services"]["wuauserv"]
+        log.append("net stop wuauserv")
+        if service.get("start_mode") == "Disabled":
+            service["state"] = "Stopped"
+            raise ProbeFailure(
+                "net start wuauserv: The service cannot be started, either because it is "
+                "disabled or because it has no enabled devices associated with it.",
+                self._fix_result("client.reset_au_state", True, before, self._au_snapshot(), log),
+            )
+        service["state"] = "Running"
+        log.append("net start wuauserv")
+        delay = self.detection_delay()
+        self.pending_detection_at = now + delay
+        log.append(f"detection and self-update expected in about {delay.seconds // 60} minutes")
+        return self._fix_result("client.reset_au_state", True, before, self._au_snapshot(), log)
+
+    def _fix_restart_wuauserv(self, params: dict[str, Any]) -> JsonDict:
+        del params
+        service = self.state["services"]["wuauserv"]
+        before = {"wuauserv": copy.deepcopy(service)}
+        log = []
+        if service.get("start_mode") == "Disabled":
+            service["start_mode"] = "Auto"
+            log.append("sc config wuauserv start= auto")
+        log += ["net stop wuauserv", "net start wuauserv"]
+        service["state"] = "Running"
+        after = {"wuauserv": copy.deepcopy(service)}
+        # a restart is a change even when the service was already running
+        return self._fix_result("client.restart_wuauserv", True, before, after, log)
