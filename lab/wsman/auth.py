@@ -72,8 +72,9 @@ def write_ntlm_user_file(path: Path, users: Mapping[str, str]) -> Path:
         domain, _, user = account.rpartition("\\")
         if not user or any(":" in part or "\n" in part for part in (domain, user)):
             raise ValueError(f"unusable NTLM account name {account!r}")
-        if "\n" in password or "\r" in password:
-            raise ValueError(f"the password of {account!r} contains a line break")
+        # pyspnego splits each line on ":" (3 fields: DOMAIN:USER:PASSWORD).
+        if any(char in password for char in ":\r\n"):
+            raise ValueError(f"the password of {account!r} contains ':' or a line break")
         lines.append(f"{domain}:{user}:{password}\n")
     # Written owner-only: the file holds passwords.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 MALFORMED_REPLY = b"lab fault injection: this reply is not XML <<<"
 _SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
-_ENVELOPE_OVERHEAD = 4096
+# Room for the envelope and the Stream element tags around the base64 output.
+_ENVELOPE_OVERHEAD = 8192
 
 
 def _q(name: str) -> str:
@@ -114,9 +115,13 @@ class _Endpoint:
         self.stopping = threading.Event()
         self.url = ""
 
-    def handle_soap(self, xml: bytes, user: str, settings: FaultSettings, client_ip: str) -> bytes:
+    def handle_soap(
+        self, xml: bytes, user: str, settings: FaultSettings, client_ip: str, is_soap: bool
+    ) -> bytes:
         """The reply envelope; a WsmanFault reply is raised as _FaultReply (HTTP 500)."""
         try:
+            if not is_soap:
+                raise _schema_fault("The content type must be application/soap+xml.")
             request = parse_request(xml)
         except WsmanFault as fault:
             self.stats.request("invalid")
@@ -222,6 +227,9 @@ class _HttpServer(ThreadingHTTPServer):
     # Joined threads make stop() clean; the tracked connections are cut first.
     daemon_threads = False
     block_on_close = True
+    # Many clients connect at once in the lab (one per simulated check); a backlog of 5
+    # would drop SYNs and add a one-second retransmit to each dropped one.
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -266,10 +274,15 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         self.ntlm: NtlmSession | None = None
         self.endpoint = self.server.endpoint
         self.endpoint.connections.add(self.request)
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.settimeout(self.timeout)
-            self.request.do_handshake()
-        super().setup()
+        try:
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(self.timeout)
+                self.request.do_handshake()
+            super().setup()
+        except BaseException:
+            # finish() does not run when setup() fails.
+            self.endpoint.connections.discard(self.request)
+            raise
 
     def finish(self) -> None:
         try:
@@ -322,12 +335,9 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         self, body: bytes, user: str, settings: FaultSettings, encrypted: bool
     ) -> tuple[int, bytes]:
         content_type = self.headers.get("Content-Type", "").lower()
+        is_soap = encrypted or content_type.startswith("application/soap+xml")
         try:
-            if not encrypted and not content_type.startswith("application/soap+xml"):
-                raise self.endpoint._fault_reply(
-                    _schema_fault("The content type must be application/soap+xml."), None
-                )
-            reply = self.endpoint.handle_soap(body, user, settings, self.client_address[0])
+            reply = self.endpoint.handle_soap(body, user, settings, self.client_address[0], is_soap)
         except _FaultReply as fault:
             return 500, fault.envelope
         return 200, reply

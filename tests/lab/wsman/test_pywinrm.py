@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -256,7 +257,7 @@ def test_malformed_unknown_and_missing_are_faults_and_serving_goes_on(
     protocol.close_shell(shell_id)
 
     assert winrm_session(server.url, NTLM_AUTH, "ntlm").run_ps("still").std_out == b"ran: still"
-    assert server.stats().requests_by_action["invalid"] == 2
+    assert server.stats().requests_by_action["invalid"] == 3
 
 
 def test_another_users_shell_is_not_found(server: WsmanServer, executor: RecordingExecutor) -> None:
@@ -403,6 +404,22 @@ def test_other_loopback_address_and_clean_restartless_stop(
         requests.post(server.url, data=b"", timeout=5)
     with pytest.raises(RuntimeError):
         server.start()
+
+
+def test_stop_joins_every_thread(make_server: ServerFactory, executor: RecordingExecutor) -> None:
+    server = make_server(executor)
+    for _ in range(3):
+        winrm_session(server.url, NTLM_AUTH, "ntlm").run_ps("x")
+    kept_alive = winrm_protocol(server.url, NTLM_AUTH, "ntlm")
+    kept_alive.open_shell()  # leaves an idle keep-alive connection and an open shell
+    server.stop()
+    leftovers = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith("wsman-") or "process_request_thread" in thread.name
+    ]
+    assert leftovers == []
+    kept_alive.transport.close_session()
 
 
 def test_stats_reset(server: WsmanServer, executor: RecordingExecutor) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import stat
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import winrm
 import xmltodict  # type: ignore[import-untyped]
+from cryptography import x509
 from winrm.protocol import Protocol
 
-from lab.wsman import clixml_error
+from lab.wsman import clixml_error, generate_tls_files, write_ntlm_user_file
 from lab.wsman.commandline import decode_powershell_script, split_command_line
 from lab.wsman.faults import INVALID_SOAP_BODY, INVALID_TIMEOUT_HEADER, Faults, WsmanFault
 from lab.wsman.soap import (
@@ -161,3 +164,40 @@ def test_fault_settings_change_and_notify() -> None:
     assert seen == [True, False]
     with pytest.raises(ValueError, match="negative"):
         faults.latency_ms = -1
+
+
+def test_ntlm_user_file_lines_and_permissions(tmp_path: Path) -> None:
+    path = write_ntlm_user_file(tmp_path / "users", {"LAB\\alice": "pw with spaces", "bob": "x"})
+    assert path.read_text() == "LAB:alice:pw with spaces\n:bob:x\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "users",
+    [
+        {"LAB\\a:b": "x"},
+        {"": "x"},
+        {"LAB\\": "x"},
+        {"LAB\\a": "two\nlines"},
+        {"LAB\\a": "col:on"},
+    ],
+)
+def test_ntlm_user_file_rejects_unusable_entries(tmp_path: Path, users: dict[str, str]) -> None:
+    with pytest.raises(ValueError) as raised:
+        write_ntlm_user_file(tmp_path / "users", users)
+    password = next(iter(users.values()))
+    assert password == "x" or password not in str(raised.value)
+
+
+def test_server_certificate_names_the_given_addresses(tmp_path: Path) -> None:
+    files = generate_tls_files(tmp_path, addresses=["127.0.0.5"], hostnames=["wsus01.lab"])
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(names.get_values_for_type(x509.DNSName)) == {"localhost", "wsus01.lab"}
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {
+        "127.0.0.1",
+        "127.0.0.5",
+    }
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
