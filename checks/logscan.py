@@ -187,10 +187,10 @@ class ScanResult:
         run = self._open_runs.get(run_key)
         if run is not None:
             in_window = moment - run.first <= HANDSHAKE_WINDOW
-            if status == 401 and in_window and run.count < HANDSHAKE_MAX_401:
+            if status == 401 and in_window:
                 run.add(moment, record.substatus)
                 return
-            if is_success(status) and in_window:
+            if is_success(status) and in_window and run.count <= HANDSHAKE_MAX_401:
                 del self._open_runs[run_key]
                 self.handshakes += 1
                 return

@@ -1,0 +1,304 @@
+"""checks.logscan: aggregation, the 401 handshake rule, JSON shape, incremental reads."""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.bench_logscan import write_log
+from checks.logscan import (
+    FAILING_STATUSES,
+    HANDSHAKE_MAX_401,
+    HANDSHAKE_WINDOW,
+    ScanResult,
+    explain_status,
+    is_selfupdate_path,
+    scan,
+    scan_files,
+    scan_lines,
+)
+from checks.w3c import ParseStats, iter_records
+
+FIELDS = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-substatus"
+START = datetime(2024, 1, 5, 10, 0, 0, tzinfo=UTC)
+
+
+def request(
+    seconds: float, client: str, stem: str, status: int, substatus: int = 0, method: str = "GET"
+) -> str:
+    moment = START + timedelta(seconds=seconds)
+    return f"{moment:%Y-%m-%d %H:%M:%S} {client} {method} {stem} {status} {substatus}"
+
+
+def failures(lines: list[str]) -> list[tuple[str, str, int, int]]:
+    result = scan_lines([FIELDS, *lines])
+    return [(f.client_ip, f.path, f.status, f.count) for f in result.failures]
+
+
+def test_selfupdate_paths_are_case_insensitive_prefixes() -> None:
+    for stem in (
+        "/wutrack.bin",
+        "/WUTrack.bin",
+        "/selfupdate/wuident.cab",
+        "/SelfUpdate/AU/x86/XP/EN/wuaucomp.cab",
+        "/iuident.cab",
+        "/ClientWebService/client.asmx",
+        "/clientwebservice/SimpleAuth.asmx",
+    ):
+        assert is_selfupdate_path(stem), stem
+    for stem in ("/", "/selfupdate", "/images/wutrack.bin", "/ClientWebServices/x", "/iuident"):
+        assert not is_selfupdate_path(stem), stem
+    assert {401, 403, 404, 500, 503} == FAILING_STATUSES
+
+
+def test_aggregates_per_client_path_and_status() -> None:
+    result = scan_lines(
+        [
+            FIELDS,
+            request(0, "10.0.0.5", "/wutrack.bin", 404),
+            request(5, "10.0.0.5", "/WUTRACK.BIN", 404),
+            request(9, "10.0.0.5", "/wutrack.bin", 500, 24),
+            request(3, "10.0.0.7", "/iuident.cab", 503),
+            request(4, "10.0.0.7", "/iuident.cab", 200),
+            request(6, "10.0.0.7", "/default.htm", 404),
+            request(7, "10.0.0.8", "/selfupdate/AU/x86/XP/EN/wuaucomp.cab", 403, 4),
+            "garbage",
+        ]
+    )
+    got = [(f.client_ip, f.path, f.status, f.count, f.substatus) for f in result.failures]
+    assert got == [
+        ("10.0.0.5", "/wutrack.bin", 404, 2, None),
+        ("10.0.0.5", "/wutrack.bin", 500, 1, 24),
+        ("10.0.0.7", "/iuident.cab", 503, 1, None),
+        ("10.0.0.8", "/selfupdate/AU/x86/XP/EN/wuaucomp.cab", 403, 1, 4),
+    ]
+    first = result.failures[0]
+    assert first.first_seen == START
+    assert first.last_seen == START + timedelta(seconds=5)
+    assert (result.lines, result.requests, result.selfupdate_requests) == (9, 7, 6)
+    assert result.status_counts == {404: 2, 500: 1, 503: 1, 200: 1, 403: 1}
+    assert result.skipped == {"field_count": 1}
+
+
+def test_ntlm_handshake_401_401_200_is_not_reported() -> None:
+    lines = [
+        request(0, "10.0.0.5", "/ClientWebService/client.asmx", 401, 2),
+        request(0, "10.0.0.5", "/ClientWebService/client.asmx", 401, 1),
+        request(1, "10.0.0.5", "/ClientWebService/client.asmx", 200),
+    ]
+    assert failures(lines) == []
+    assert scan_lines([FIELDS, *lines]).handshakes == 1
+
+
+def test_401_without_a_following_success_is_reported() -> None:
+    assert failures([request(0, "10.0.0.5", "/wutrack.bin", 401)]) == [
+        ("10.0.0.5", "/wutrack.bin", 401, 1)
+    ]
+
+
+def test_success_too_late_does_not_excuse_the_401() -> None:
+    late = HANDSHAKE_WINDOW.total_seconds() + 1
+    lines = [
+        request(0, "10.0.0.5", "/wutrack.bin", 401),
+        request(late, "10.0.0.5", "/wutrack.bin", 200),
+    ]
+    assert failures(lines) == [("10.0.0.5", "/wutrack.bin", 401, 1)]
+
+
+def test_success_from_another_client_or_path_does_not_excuse_the_401() -> None:
+    lines = [
+        request(0, "10.0.0.5", "/wutrack.bin", 401),
+        request(0, "10.0.0.6", "/wutrack.bin", 200),
+        request(0, "10.0.0.5", "/iuident.cab", 200),
+    ]
+    assert failures(lines) == [("10.0.0.5", "/wutrack.bin", 401, 1)]
+
+
+def test_a_long_run_of_401_is_not_a_handshake() -> None:
+    run = [request(i, "10.0.0.5", "/wutrack.bin", 401) for i in range(HANDSHAKE_MAX_401 + 1)]
+    lines = [*run, request(9, "10.0.0.5", "/wutrack.bin", 200)]
+    assert failures(lines) == [("10.0.0.5", "/wutrack.bin", 401, HANDSHAKE_MAX_401 + 1)]
+
+
+def test_401_followed_by_another_failure_is_reported_with_it() -> None:
+    lines = [
+        request(0, "10.0.0.5", "/wutrack.bin", 401),
+        request(1, "10.0.0.5", "/wutrack.bin", 500),
+    ]
+    assert sorted(failures(lines)) == [
+        ("10.0.0.5", "/wutrack.bin", 401, 1),
+        ("10.0.0.5", "/wutrack.bin", 500, 1),
+    ]
+
+
+def test_handshake_split_across_two_reads_is_settled_on_resume() -> None:
+    first = scan_lines([FIELDS, request(0, "10.0.0.5", "/wutrack.bin", 401)])
+    assert [f.status for f in first.failures] == [401]
+    resumed = scan_lines([FIELDS, request(1, "10.0.0.5", "/wutrack.bin", 200)], resume=first)
+    assert resumed is first
+    assert resumed.failures == []
+    assert resumed.handshakes == 1
+
+
+def test_json_shape_and_order() -> None:
+    result = scan_lines(
+        [
+            FIELDS,
+            request(0, "10.0.0.9", "/wutrack.bin", 404),
+            request(1, "10.0.0.1", "/wutrack.bin", 404),
+            request(2, "10.0.0.3", "/iuident.cab", 503),
+            request(3, "10.0.0.3", "/iuident.cab", 503),
+        ]
+    )
+    result.files.append("u_ex240105.log")
+    document = result.to_json()
+    assert list(document) == ["files", "lines", "requests", "failures"]
+    assert document["files"] == ["u_ex240105.log"]
+    assert (document["lines"], document["requests"]) == (5, 4)
+    assert document["failures"] == [
+        {
+            "client_ip": "10.0.0.3",
+            "path": "/iuident.cab",
+            "status": 503,
+            "count": 2,
+            "first_seen": "2024-01-05T10:00:02Z",
+            "last_seen": "2024-01-05T10:00:03Z",
+        },
+        {
+            "client_ip": "10.0.0.1",
+            "path": "/wutrack.bin",
+            "status": 404,
+            "count": 1,
+            "first_seen": "2024-01-05T10:00:01Z",
+            "last_seen": "2024-01-05T10:00:01Z",
+        },
+        {
+            "client_ip": "10.0.0.9",
+            "path": "/wutrack.bin",
+            "status": 404,
+            "count": 1,
+            "first_seen": "2024-01-05T10:00:00Z",
+            "last_seen": "2024-01-05T10:00:00Z",
+        },
+    ]
+
+
+def test_scan_without_stats_counts_records() -> None:
+    records = list(iter_records([FIELDS, request(0, "10.0.0.5", "/wutrack.bin", 404)]))
+    result = scan(records)
+    assert (result.lines, result.requests, result.selfupdate_requests) == (1, 1, 1)
+
+
+def test_explain_status_names_the_usual_cause() -> None:
+    assert "virtual directory" in explain_status(404)
+    assert "MIME" in explain_status(404, 3)
+    assert "impersonation" in explain_status(500, 24)
+    assert explain_status(500, 24).startswith("HTTP 500.24:")
+    assert "WsusPool" in explain_status(503)
+    assert "SharePoint" in explain_status(401, 2)
+    assert "certificate" in explain_status(403)
+    assert explain_status(418) == "HTTP 418: unexpected answer"
+
+
+def test_scan_files_reads_plain_and_gzip_rotations_in_order(tmp_path: Path) -> None:
+    old = tmp_path / "u_ex240104.log"
+    old.write_bytes(
+        gzip.compress("\n".join([FIELDS, request(0, "10.0.0.5", "/wutrack.bin", 401)]).encode())
+    )
+    new = tmp_path / "u_ex240105.log"
+    new.write_text("\n".join([FIELDS, request(1, "10.0.0.5", "/wutrack.bin", 200)]) + "\n")
+    result = scan_files([old, new])
+    assert result.files == [str(old), str(new)]
+    assert result.failures == []
+    assert result.handshakes == 1
+    assert (result.lines, result.requests) == (4, 2)
+
+
+# ---------------------------------------------------------------- incremental reads
+
+CLIENTS = ("10.0.0.1", "10.0.0.2", "10.0.0.3")
+STEMS = ("/wutrack.bin", "/Selfupdate/wuident.cab", "/selfupdate/wuident.cab", "/index.htm")
+IIS6 = "#Fields: date time s-sitename c-ip cs-method cs-uri-stem sc-status sc-substatus"
+
+event = st.tuples(
+    st.integers(min_value=0, max_value=90),
+    st.sampled_from(CLIENTS),
+    st.sampled_from(STEMS),
+    st.sampled_from((200, 304, 401, 401, 403, 404, 500, 503)),
+)
+
+
+def render(events: list[tuple[int, str, str, int]], change_at: int) -> list[str]:
+    """A log with a #Date header and a switch to the IIS 6 layout at ``change_at``."""
+    lines = [
+        "#Software: Microsoft Internet Information Services 6.0",
+        f"#Date: {START:%Y-%m-%d %H:%M:%S}",
+    ]
+    lines.append(FIELDS)
+    seconds = 0
+    for index, (step, client, stem, status) in enumerate(events):
+        if index == change_at:
+            lines.append(IIS6)
+        seconds += step
+        line = request(seconds, client, stem, status)
+        if index >= change_at:
+            date, time, rest = line.split(" ", 2)
+            line = f"{date} {time} W3SVC1 {rest}"
+        lines.append(line)
+        if index % 7 == 3:
+            lines.append("corrupt line")
+    return lines
+
+
+def governing_directives(lines: list[str]) -> list[str]:
+    """What the iis_log probe re-sends at a read's start: the directives in force."""
+    kept: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("#"):
+            kept[line.split(":", 1)[0]] = line
+    return [kept[name] for name in ("#Date", "#Fields") if name in kept]
+
+
+@given(st.lists(event, max_size=40), st.data())
+@settings(max_examples=150, deadline=None)
+def test_split_at_any_line_gives_the_whole_result(
+    events: list[tuple[int, str, str, int]], data: st.DataObject
+) -> None:
+    lines = render(events, data.draw(st.integers(min_value=0, max_value=len(events))))
+    cut = data.draw(st.integers(min_value=0, max_value=len(lines)))
+    head, tail = lines[:cut], lines[cut:]
+    resent = governing_directives(head)
+    whole = scan_lines(lines)
+    parts = scan_lines(resent + tail, resume=scan_lines(head))
+    assert parts.failures == whole.failures
+    assert parts.requests == whole.requests
+    assert parts.selfupdate_requests == whole.selfupdate_requests
+    assert parts.handshakes == whole.handshakes
+    assert parts.status_counts == whole.status_counts
+    assert parts.lines == whole.lines + len(resent)
+    assert parts.to_json()["failures"] == whole.to_json()["failures"]
+
+
+def test_scan_files_memory_stays_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex240105.log"
+    write_log(path, 20 * 1024 * 1024, seed=7)
+    tracemalloc.start()
+    try:
+        result = scan_files([path])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.lines > 100_000
+    assert result.failures
+    assert peak < 20 * 1024 * 1024
+
+
+def test_scan_result_starts_empty() -> None:
+    result = ScanResult()
+    assert result.to_json() == {"files": [], "lines": 0, "requests": 0, "failures": []}
+    assert ParseStats().skipped_total == 0
