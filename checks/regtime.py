@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 
 from checks.errors import FactsError
 
-_REGISTRY_TIME = re.compile(r"(\d{4})\.(\d{1,2})\.(\d{1,2}) (\d{1,2})\.(\d{1,2})\.(\d{1,2})")
+_REGISTRY_TIME = re.compile(
+    r"(\d{4})\.(\d{1,2})\.(\d{1,2}) (\d{1,2})\.(\d{1,2})\.(\d{1,2})",
+    re.ASCII,
+)
 
 
 class RegTimeError(FactsError):

@@ -12,7 +12,7 @@ import re
 
 from checks.errors import FactsError
 
-_VERSION = re.compile(r"(\d{1,10}(?:\.\d{1,10}){0,5})(?:\s+\(.*\))?")
+_VERSION = re.compile(r"(\d{1,10}(?:\.\d{1,10}){0,5})(?:\s+\(.*\))?", re.ASCII)
 
 
 class VersionError(FactsError):

@@ -42,6 +42,12 @@ def missing(
     return builder.unknown(f"Could not read {field}.", evidence)
 
 
+def sentence(parts: Sequence[str]) -> str:
+    """``["WsusService is stopped", "W3SVC is disabled"]`` -> one capitalised sentence."""
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
 def shorten(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."

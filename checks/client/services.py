@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import missing
+from checks.client._support import missing, sentence
 from checks.facts import ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 
@@ -46,7 +46,7 @@ def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
     if _disabled(wuauserv.start_mode):
         problems.append("wuauserv is disabled")
     if problems:
-        return _BUILD.fail("; ".join(problems).capitalize() + ".", evidence)
+        return _BUILD.fail(sentence(problems), evidence)
     if bits is None or bits.start_mode is None:
         return missing(_BUILD, "services.BITS.start_mode", facts.errors, "services")
     if _disabled(bits.start_mode):

@@ -48,7 +48,7 @@ _CONNECTION = re.compile(
     r"connection (?:was )?(?:refused|reset|timed out)",
     re.IGNORECASE,
 )
-_TIMESTAMP = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[\t ]+(\d{2}:\d{2}:\d{2})")
+_TIMESTAMP = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[\t ]+(\d{2}:\d{2}:\d{2})", re.ASCII)
 
 _Part = tuple[Status, list[str]]
 

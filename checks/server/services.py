@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import missing, probe_errors
+from checks.client._support import missing, probe_errors, sentence
 from checks.facts import ServerFacts, ServiceState
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 
@@ -74,7 +74,7 @@ def evaluate(facts: ServerFacts, _ctx: CheckContext) -> Finding:
     if problems:
         no_pool = problems == ["the WsusPool application pool does not exist"]
         return _BUILD.fail(
-            "; ".join(problems).capitalize() + ".",
+            sentence(problems),
             evidence,
             next_step=(
                 "WsusPool is created by WSUS setup: repair or reinstall WSUS (WSUS 2.0 on "

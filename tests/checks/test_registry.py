@@ -1,0 +1,131 @@
+import importlib
+from pathlib import Path
+
+import pytest
+
+import checks
+from checks.errors import UsageError, WsusbotError
+from checks.facts import ClientFacts
+from checks.model import Check, CheckContext, CheckMeta, Finding, Severity, Status
+from checks.registry import DuplicateCheckError, Registry, default_registry, evaluate_all
+from tests.checks.factories import client, ctx, server
+
+CATALOGUE_IDS = {
+    "server.port80_site",
+    "server.selfupdate_vdir",
+    "server.selfupdate_http",
+    "server.clientwebservice_http",
+    "server.anonymous_auth",
+    "server.sharepoint_conflict",
+    "server.iis_log_errors",
+    "server.services",
+    "server.stale_clients",
+    "client.agent_version",
+    "client.policy_wuserver",
+    "client.policy_use_wuserver",
+    "client.legacy_sus_server",
+    "client.au_enabled",
+    "client.services",
+    "client.selfupdate_reachable",
+    "client.au_state",
+    "client.detection_stalled",
+    "client.update_log_errors",
+    "client.proxy",
+}
+
+CHECKS_DIR = Path(checks.__file__).parent
+
+
+def test_registry_holds_exactly_the_catalogue() -> None:
+    registry = default_registry()
+    assert set(registry.ids()) == CATALOGUE_IDS
+    assert len(registry) == 20
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE_IDS))
+def test_each_module_path_matches_its_id(check_id: str) -> None:
+    role, name = check_id.split(".")
+    assert (CHECKS_DIR / role / f"{name}.py").is_file()
+    module = importlib.import_module(f"checks.{role}.{name}")
+    assert module.META.id == check_id
+    assert module.META.role == role
+    assert module.CHECK.meta is module.META
+    assert default_registry().get(check_id) is module.CHECK
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE_IDS))
+def test_metadata_is_complete(check_id: str) -> None:
+    meta = default_registry().get(check_id).meta
+    assert meta.title
+    assert meta.remediation
+    assert meta.description
+    assert meta.reads
+    assert all(section.startswith("§") for section in meta.seed)
+
+
+def test_every_check_module_on_disk_is_registered() -> None:
+    on_disk = {
+        f"{path.parent.name}.{path.stem}"
+        for role in ("client", "server")
+        for path in (CHECKS_DIR / role).glob("*.py")
+        if not path.stem.startswith("_")
+    }
+    assert on_disk == CATALOGUE_IDS
+
+
+def test_for_role_splits_the_catalogue() -> None:
+    registry = default_registry()
+    assert {c.id for c in registry.for_role("client")} == {
+        i for i in CATALOGUE_IDS if i.startswith("client.")
+    }
+    assert len(registry.for_role("server")) == 9
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    check = default_registry().get("client.proxy")
+    with pytest.raises(DuplicateCheckError, match=r"client\.proxy"):
+        Registry([check, check])
+    assert issubclass(DuplicateCheckError, WsusbotError)
+
+
+def test_unknown_id_lists_close_matches() -> None:
+    with pytest.raises(UsageError, match=r"client\.proxy"):
+        default_registry().get("client.proxi")
+    with pytest.raises(UsageError, match="unknown check"):
+        default_registry().get("nothing-like-it")
+
+
+def test_evaluate_all_runs_the_checks_of_the_facts_role() -> None:
+    findings = evaluate_all(default_registry(), client(), ctx())
+    assert [f.check for f in findings] == [c.id for c in default_registry().for_role("client")]
+    assert all(f.status is Status.PASS for f in findings)
+    assert len(evaluate_all(default_registry(), server(), ctx())) == 9
+
+
+def _broken(facts: ClientFacts, _ctx: CheckContext) -> Finding:
+    raise ZeroDivisionError("secret detail")
+
+
+def _refusing(facts: ClientFacts, _ctx: CheckContext) -> Finding:
+    raise UsageError("bad threshold")
+
+
+def _meta(check_id: str) -> CheckMeta:
+    return CheckMeta(check_id, "client", "t", Severity.LOW, (), ("x",), "r")
+
+
+def test_an_exception_in_one_check_becomes_unknown() -> None:
+    registry = Registry(
+        [
+            Check(_meta("client.broken"), _broken),
+            Check(_meta("client.refusing"), _refusing),
+            default_registry().get("client.au_state"),
+        ]
+    )
+    broken, refusing, normal = evaluate_all(registry, client(), ctx())
+    assert broken.status is Status.UNKNOWN
+    assert "ZeroDivisionError" in broken.summary
+    assert "secret detail" not in " ".join((broken.summary, *broken.evidence))
+    assert refusing.status is Status.UNKNOWN
+    assert "bad threshold" in " ".join(refusing.evidence)
+    assert normal.status is Status.PASS
