@@ -12,8 +12,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_TERM = re.compile(r"([+-])\s*(\d+(?:\.\d+)?)\s*([smhdw])")
-_RELATIVE = re.compile(r"^now((?:\s*[+-]\s*\d+(?:\.\d+)?\s*[smhdw])*)$")
+# a term without a sign continues the previous one: "now-1d6h" = one day and six hours ago
+_TERM = re.compile(r"([+-]?)\s*(\d+(?:\.\d+)?)\s*([smhdw])")
+_RELATIVE = re.compile(
+    r"^now(?:\s*[+-]\s*\d+(?:\.\d+)?\s*[smhdw](?:\s*\d+(?:\.\d+)?\s*[smhdw])*)*$"
+)
 
 
 class LabClock:
@@ -52,8 +55,10 @@ def parse_offset(spec: str) -> timedelta:
             "such as 'now-45d', 'now+26h', 'now-1d6h' (units s, m, h, d, w)"
         )
     total = timedelta(0)
-    for sign_text, amount, unit in _TERM.findall(match.group(1)):
-        sign = -1 if sign_text == "-" else 1
+    sign = 1
+    for sign_text, amount, unit in _TERM.findall(text[3:]):
+        if sign_text:
+            sign = -1 if sign_text == "-" else 1
         total += sign * timedelta(**{_UNITS[unit]: float(amount)})
     return total
 

@@ -8,13 +8,16 @@ import re
 import time
 import zlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from lab.clock import LabClock, iso_utc, parse_offset, registry_time
 from lab.hosts.base import ProbeFailure, ProbeHandler, SimulatedHost
 from lab.hosts.network import Network
 from lab.hosts.values import JsonDict, resolve_time
+
+if TYPE_CHECKING:
+    from lab.hosts.server import ServerHost
 
 CLIENT_FACTS = "wsusbot.client_facts/1"
 USER_AGENT = "wsusbot-probe/1"
@@ -77,6 +80,17 @@ class ClientHost(SimulatedHost):
     def agent_version(self) -> str | None:
         value = self.state["agent"].get("wuaueng_version")
         return str(value) if value is not None else None
+
+    def reports_to(self, server: ServerHost) -> bool:
+        """Whether this client is registered with ``server``'s WSUS: a WSUS-era agent
+        (5.8 or later) whose policy points at it. SUS-era agents never register."""
+        if version_key(self.agent_version()) < (5, 8):
+            return False
+        if self._policy_value("UseWUServer") != 1:
+            return False
+        wuserver = self._policy_value("WUServer")
+        host = urlsplit(wuserver).hostname if isinstance(wuserver, str) else None
+        return host is not None and self.network.server_for_host(host) is server
 
     def last_search_success(self, now: datetime) -> datetime | None:
         return resolve_time(self.state["au"].get("last_search_success"), now)

@@ -306,6 +306,8 @@ class ServerHost(SimulatedHost):
         now = self.clock.now()
         computers = [as_document_entry(c, now) for c in self.fleet]
         for client in self.network.clients_of(self.name):
+            if not client.reports_to(self):
+                continue
             synced = client.last_search_success(now)
             stamp = iso_utc(synced) if synced else None
             computers.append(
