@@ -95,6 +95,12 @@ _NEXT_STEPS: tuple[tuple[int, str], ...] = (
 )
 
 
+def _most_frequent_first(item: tuple[int, int]) -> tuple[int, int]:
+    """Sort key for (status, count): most frequent first, ties by status."""
+    status, count = item
+    return -count, status
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -152,7 +158,7 @@ def _context_lines(doc: IisLog, stats: ParseStats, older: int, hours: float) -> 
     if doc.files:
         names = [file.name for file in doc.files if file.name]
         if names:
-            lines.append(f"log files in {doc.log_dir or 'the log directory'}: {len(names)}")
+            lines.append(f"{len(names)} log file(s) in {doc.log_dir or 'the log directory'}")
     lines.extend(_document_errors(doc))
     return lines
 
@@ -167,7 +173,7 @@ def _status_lines(failures: list[Failure]) -> list[str]:
         if failure.substatus is not None:
             substatuses.setdefault(failure.status, Counter())[failure.substatus] += failure.count
     lines = []
-    for status, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+    for status, count in sorted(counts.items(), key=_most_frequent_first):
         common = substatuses.get(status)
         substatus = common.most_common(1)[0][0] if common else None
         lines.append(
@@ -188,7 +194,10 @@ def _client_lines(failures: list[Failure]) -> list[str]:
         statuses: Counter[int] = Counter()
         for group in groups:
             statuses[group.status] += group.count
-        by_status = ", ".join(f"{status} x{count}" for status, count in statuses.most_common())
+        by_status = ", ".join(
+            f"{status} x{count}"
+            for status, count in sorted(statuses.items(), key=_most_frequent_first)
+        )
         paths = sorted({group.path for group in groups}, key=str.lower)
         shown_paths = ", ".join(paths[:3]) + (
             f" (+{len(paths) - 3} more)" if len(paths) > 3 else ""
@@ -261,7 +270,9 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
         by_status[failure.status] += failure.count
     summary = (
         f"{total} failing self-update request(s) from {len(clients)} client(s) in the last "
-        f"{hours:g} h: " + ", ".join(f"{s} x{c}" for s, c in by_status.most_common()) + "."
+        f"{hours:g} h: "
+        + ", ".join(f"{s} x{c}" for s, c in sorted(by_status.items(), key=_most_frequent_first))
+        + "."
     )
     evidence = _status_lines(failures) + _client_lines(failures) + context
     next_step = _next_step(statuses)
