@@ -74,8 +74,9 @@ def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
     evidence += [f"{r.url}: {http_cause(r)}" for r in failed]
     first = failed[0]
     if client_side and not server_side:
+        blocked = client_side[0]
         return _BUILD.fail(
-            f"The client cannot download {first.url} ({outcome(first)}) but "
+            f"The client cannot download {blocked.url} ({outcome(blocked)}) but "
             "the bot can: the problem is the client's network path (proxy, firewall, DNS), "
             "not the server.",
             evidence,
@@ -84,7 +85,8 @@ def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
         )
     if server_side and not client_side:
         return _BUILD.fail(
-            f"The server does not serve {first.url} to the client nor to the bot: fix the "
+            f"The server does not serve {server_side[0].url} to the client nor to the bot: "
+            "fix the "
             "server first (see server.selfupdate_http).",
             evidence,
             next_step="Run `/wsus check` on the WSUS server and follow server.selfupdate_http "

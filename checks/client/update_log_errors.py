@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from checks.client._support import as_utc, missing, probe_errors, shorten
+from checks.client._support import as_utc, missing, probe_errors, sentence, shorten
 from checks.facts import ClientFacts, ClientLogs
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity, Status
 from checks.versions import VersionError, is_below
@@ -134,13 +134,17 @@ def evaluate(facts: ClientFacts, ctx: CheckContext) -> Finding:
     logs = facts.logs
     if logs is None:
         return missing(_BUILD, "logs", facts.errors, "logs")
-    parts = [_log_part(logs, ctx), _urllog_part(facts, ctx)]
+    log_part, urllog_part = _log_part(logs, ctx), _urllog_part(facts, ctx)
+    parts = [log_part, urllog_part]
     evidence = [line for _, lines in parts for line in lines]
     worst = max((status for status, _ in parts), key=lambda status: status.rank)
     if worst is Status.FAIL:
-        return _BUILD.fail(
-            "The client's update logs show failed self-update or connection attempts.", evidence
-        )
+        problems = []
+        if log_part[0] is Status.FAIL:
+            problems.append("WindowsUpdate.log shows failed self-update or connection attempts")
+        if urllog_part[0] is Status.FAIL:
+            problems.append("the SUS-era agent's urllog.dat holds a pingback it could not deliver")
+        return _BUILD.fail(sentence(problems), evidence)
     if worst is Status.WARN:
         return _BUILD.warn("WindowsUpdate.log holds recent error results.", evidence)
     if worst is Status.UNKNOWN:

@@ -64,3 +64,16 @@ def test_legacy_os_needs_wuaucomp() -> None:
 def test_unknown_when_missing() -> None:
     assert_unknown(evaluate(client(http=None), ctx()), "http")
     assert_unknown(evaluate(client(http=[]), ctx()), "iuident.cab")
+
+
+def test_the_summary_names_a_file_the_bot_could_fetch() -> None:
+    facts = client(
+        **{
+            "http.2": http("http://wsus01/selfupdate/wuident.cab", 404),
+            "bot_http": [http(WUAUCOMP)],
+            "http.3": http(WUAUCOMP, None, "timeout"),
+        }
+    )
+    finding = evaluate(facts, ctx())
+    assert WUAUCOMP in finding.summary
+    assert "bot: no request to http://wsus01/selfupdate/wuident.cab" in finding.evidence

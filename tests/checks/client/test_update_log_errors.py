@@ -53,6 +53,8 @@ def test_fail_on_a_cached_pingback_for_sus_era_agents() -> None:
     )
     finding = evaluate(facts, ctx())
     assert_problem(finding, Status.FAIL, None)
+    assert "urllog.dat" in finding.summary
+    assert "WindowsUpdate.log" not in finding.summary
     assert any("cached pingback" in text for text in finding.evidence)
 
 
