@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from checks.errors import WsusbotError
 from checks.facts import HostFacts, parse_host_facts, role_of
+from checks.fixes import fix_ids
 from checks.model import CheckContext, Finding
 from checks.registry import default_registry
 from tests.checks.factories import NOW, client_doc, server_doc
@@ -114,6 +115,7 @@ def _run_all(facts: HostFacts, context: CheckContext) -> None:
         assert isinstance(finding, Finding)
         assert finding.check == check.id
         assert finding.summary
+        assert finding.fix is None or finding.fix in fix_ids()
 
 
 PROPERTY_SETTINGS = settings(

@@ -6,6 +6,7 @@ import pytest
 import checks
 from checks.errors import UsageError, WsusbotError
 from checks.facts import ClientFacts
+from checks.fixes import get_fix
 from checks.model import Check, CheckContext, CheckMeta, Finding, Severity, Status
 from checks.registry import DuplicateCheckError, Registry, default_registry, evaluate_all
 from tests.checks.factories import client, ctx, server
@@ -35,6 +36,30 @@ CATALOGUE_IDS = {
 
 CHECKS_DIR = Path(checks.__file__).parent
 
+#: CATALOGUE.md's seed and fix columns ("depends on cause" / "—" / "manual" -> None)
+CATALOGUE_SEED_AND_FIX = {
+    "server.port80_site": (("§4",), "server.install_selfupdate_port80"),
+    "server.selfupdate_vdir": (("§4",), "server.install_selfupdate_port80"),
+    "server.selfupdate_http": (("§4", "§7"), None),
+    "server.clientwebservice_http": (("§3",), None),
+    "server.anonymous_auth": (("§6",), "server.enable_anonymous_auth"),
+    "server.sharepoint_conflict": (("§6",), "server.sharepoint_exclude_paths"),
+    "server.iis_log_errors": (("§5",), None),
+    "server.services": ((), "server.start_services"),
+    "server.stale_clients": (("§1", "§2"), None),
+    "client.agent_version": (("§1", "§2"), "client.reset_au_state"),
+    "client.policy_wuserver": (("§9",), "client.set_wsus_policy"),
+    "client.policy_use_wuserver": (("§9",), "client.set_wsus_policy"),
+    "client.legacy_sus_server": (("§3",), "client.set_wsus_policy"),
+    "client.au_enabled": (("§9",), "client.set_wsus_policy"),
+    "client.services": (("§9",), "client.restart_wuauserv"),
+    "client.selfupdate_reachable": (("§7",), None),
+    "client.au_state": (("§9",), "client.reset_au_state"),
+    "client.detection_stalled": (("§9", "§10"), "client.reset_au_state"),
+    "client.update_log_errors": (("§8",), None),
+    "client.proxy": ((), None),
+}
+
 
 def test_registry_holds_exactly_the_catalogue() -> None:
     registry = default_registry()
@@ -61,6 +86,14 @@ def test_metadata_is_complete(check_id: str) -> None:
     assert meta.description
     assert meta.reads
     assert all(section.startswith("§") for section in meta.seed)
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE_IDS))
+def test_seed_and_fix_follow_the_catalogue(check_id: str) -> None:
+    meta = default_registry().get(check_id).meta
+    assert (meta.seed, meta.fix) == CATALOGUE_SEED_AND_FIX[check_id]
+    if meta.fix is not None:
+        assert get_fix(meta.fix).role == meta.role
 
 
 def test_every_check_module_on_disk_is_registered() -> None:
