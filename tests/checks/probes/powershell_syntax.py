@@ -13,13 +13,18 @@ def _parser() -> tree_sitter.Parser:
 
 
 def _bad_nodes(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-    if node.is_error or node.is_missing:
+    """The innermost ERROR and every MISSING node: an ERROR node that wraps a whole
+    function is reported through the error inside it, which points at the right line."""
+    if node.is_missing:
         yield node
         return
     if not node.has_error:
         return
-    for child in node.children:
-        yield from _bad_nodes(child)
+    inner = [bad for child in node.children for bad in _bad_nodes(child)]
+    if inner:
+        yield from inner
+    elif node.is_error:
+        yield node
 
 
 def syntax_problems(script: str) -> list[str]:
