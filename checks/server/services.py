@@ -26,16 +26,12 @@ META = CheckMeta(
 _BUILD = FindingBuilder(META)
 
 
-def _service_problem(name: str, service: ServiceState | None) -> tuple[str, str | None]:
-    """(evidence line, problem or None); problem '?' means the state is unknown."""
-    if service is None or service.state is None:
-        return f"{name}: state unknown", "?"
-    line = f"{name}: {service.state} (start mode {service.start_mode or 'unknown'})"
+def _service_problem(name: str, service: ServiceState) -> str | None:
     if (service.start_mode or "").lower() == "disabled":
-        return line, f"{name} is disabled"
-    if service.state.lower() != "running":
-        return line, f"{name} is {service.state.lower()}"
-    return line, None
+        return f"{name} is disabled"
+    if (service.state or "").lower() != "running":
+        return f"{name} is {(service.state or '').lower()}"
+    return None
 
 
 def evaluate(facts: ServerFacts, _ctx: CheckContext) -> Finding:
@@ -48,11 +44,13 @@ def evaluate(facts: ServerFacts, _ctx: CheckContext) -> Finding:
         ("WsusService", facts.services.WsusService),
         ("W3SVC", facts.services.W3SVC),
     ):
-        line, problem = _service_problem(name, service)
-        evidence.append(line)
-        if problem == "?":
+        if service is None or service.state is None:
+            evidence.append(f"{name}: state unknown")
             unknown.append(name)
-        elif problem:
+            continue
+        evidence.append(f"{name}: {service.state} (start mode {service.start_mode or 'unknown'})")
+        problem = _service_problem(name, service)
+        if problem:
             problems.append(problem)
     pools = facts.iis.app_pools if facts.iis else None
     pool = next(
