@@ -559,11 +559,13 @@ class WsmanServer:
             self._endpoint.stopping.set()
             self._endpoint.shells.stop()
             self._close_listener()
-            self._endpoint.connections.cut_all()
-            for httpd, thread in self._retired:
-                httpd.server_close()
-                thread.join()
-            self._retired.clear()
+            retired, self._retired = self._retired, []
+        # Joined outside the lock: a handler thread (an executor flipping faults.refuse,
+        # say) may be waiting for it.
+        self._endpoint.connections.cut_all()
+        for httpd, thread in retired:
+            httpd.server_close()
+            thread.join()
 
     def __enter__(self) -> WsmanServer:
         return self.start()

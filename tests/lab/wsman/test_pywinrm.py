@@ -449,3 +449,29 @@ def test_stop_releases_a_held_receive(make_server: ServerFactory) -> None:
         with pytest.raises((WinRMOperationTimeoutError, requests.exceptions.ConnectionError)):
             pending.result(timeout=10)
     protocol.transport.close_session()
+
+
+@pytest.mark.timeout(20)
+def test_executor_may_flip_refuse_while_the_server_stops(make_server: ServerFactory) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    holder: list[WsmanServer] = []
+
+    def flip(request: CommandRequest) -> ExecResult:
+        started.set()
+        release.wait(10)
+        holder[0].faults.refuse = True
+        return ExecResult(stdout=b"")
+
+    server = make_server(RecordingExecutor(flip))
+    holder.append(server)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(winrm_session(server.url, BASIC_AUTH, "basic").run_ps, "x")
+        assert started.wait(10)
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        release.set()
+        stopper.join(15)
+        assert not stopper.is_alive()
+        # The client's fate depends on which side of the cut its last request fell.
+        pending.exception(timeout=10)
