@@ -1,0 +1,1 @@
+"""What the bot does for a Slack user, between the handlers (Slack) and the domain."""

@@ -1,0 +1,83 @@
+"""Everything a flow needs, built once by the composition root and passed in."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.auth import Authorizer
+from bot.services import Services
+from bot.store.audit import AuditLog, AuditRecord
+from bot.store.tokens import TokenStore
+from bot.worker import Worker
+from checks.runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BotContext:
+    services: Services
+    client: WebClient
+    authorizer: Authorizer
+    worker: Worker
+    _runner: Runner | None = None
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.services.db)
+
+    @property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.services.db)
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def record(self, record: AuditRecord) -> None:
+        """Write the audit line; mirror it to the audit channel when one is configured."""
+        self.audit.write(record)
+        channel = self.services.settings.slack.audit_channel
+        if channel:
+            text = (
+                f"`{record.action}` by {_who(record.user)}"
+                + (f" on *{record.host}*" if record.host else "")
+                + (f" · fix `{record.fix}`" if record.fix else "")
+                + (f" · approval `{record.approval}`" if record.approval else "")
+                + (f" · {record.outcome}" if record.outcome else "")
+            )
+            try:
+                self.client.chat_postMessage(channel=channel, text=text)
+            except SlackApiError as exc:
+                log.warning("audit channel post failed: %s", exc.response.get("error"))
+
+    async def runner(self) -> Runner:
+        """The runner lives on the worker loop, with its HTTP client and thread pool."""
+        if self._runner is None:
+            self._runner = await self._stack.enter_async_context(self.services.runner())
+        return self._runner
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._runner = None
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker.pending() or self._runner is not None:
+            self.worker.drain()
+        with contextlib.suppress(RuntimeError):
+            self.worker.call(self.aclose, timeout=10)
+        self.worker.stop()
+
+
+def _who(user: str) -> str:
+    return f"<@{user}>" if user.startswith(("U", "W")) else user

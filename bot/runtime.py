@@ -1,0 +1,153 @@
+"""The running bot: services, Slack connection (Socket Mode or HTTP), health endpoints,
+restart recovery and schedules, started and stopped as one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.app import build_app, build_context, build_web_client
+from bot.config import Settings
+from bot.flows.context import BotContext
+from bot.secrets import Secret, read_secret
+from bot.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
+from bot.services import Clock, Services, utc_now
+from checks.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["socket", "http"]
+
+
+@dataclass(frozen=True)
+class SlackSecrets:
+    bot_token: Secret
+    app_token: Secret | None
+    signing_secret: Secret | None
+
+
+def read_slack_secrets(
+    settings: Settings, mode: Mode, env: Mapping[str, str] | None = None
+) -> SlackSecrets:
+    slack = settings.slack
+    bot = read_secret(
+        "SLACK_BOT_TOKEN", "Slack bot token", file_from_config=slack.bot_token_file, env=env
+    )
+    app = read_secret(
+        "SLACK_APP_TOKEN",
+        "Slack app-level token (Socket Mode)",
+        file_from_config=slack.app_token_file,
+        env=env,
+        required=mode == "socket",
+    )
+    signing = read_secret(
+        "SLACK_SIGNING_SECRET",
+        "Slack signing secret",
+        file_from_config=slack.signing_secret_file,
+        env=env,
+        required=mode == "http",
+    )
+    assert bot is not None
+    if not bot.reveal().startswith("xox"):
+        raise ConfigError("the Slack bot token does not look like one (it starts with xoxb-)")
+    if mode == "socket" and app is not None and not app.reveal().startswith("xapp-"):
+        raise ConfigError(
+            "the Slack app-level token does not look like one (it starts with "
+            "xapp-); Socket Mode needs it"
+        )
+    return SlackSecrets(bot, app, signing)
+
+
+class BotRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        mode: Mode = "socket",
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        health_port: int | None = 0,
+        clock: Clock = utc_now,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mode = mode
+        self._host = host
+        self._port = port
+        self._health_port = health_port
+        self._clock = clock
+        self._env = env
+        self.ctx: BotContext | None = None
+        self._socket: SocketModeRunner | None = None
+        self._http: HttpServer | None = None
+        self._stopped = threading.Event()
+        self._extras: list[object] = []
+
+    @property
+    def http_port(self) -> int | None:
+        return self._http.port if self._http else None
+
+    def start(self) -> BotRuntime:
+        secrets = read_slack_secrets(self.settings, self.mode, self._env)
+        services = Services.open(self.settings, clock=self._clock)
+        client = build_web_client(self.settings, secrets.bot_token)
+        ctx = build_context(services, client)
+        self.ctx = ctx
+        ctx.start()
+        app = build_app(ctx, signing_secret=secrets.signing_secret if self.mode == "http" else None)
+        self._recover(ctx)
+        if self.mode == "socket":
+            assert secrets.app_token is not None
+            self._socket = SocketModeRunner(app, secrets.app_token.reveal()).start()
+            readiness = Readiness(ctx, self._socket.connected)
+            if self._health_port is not None:
+                self._http = HttpServer(
+                    SlackAsgi(None, readiness), self._host, self._health_port
+                ).start()
+        else:
+            readiness = Readiness(ctx, lambda: ctx.services.db.ping())
+            self._http = HttpServer(SlackAsgi(app, readiness), self._host, self._port).start()
+        self._start_schedules(ctx)
+        log.info("wsusbot running (%s mode)", self.mode)
+        return self
+
+    def _recover(self, ctx: BotContext) -> None:
+        """Restart safety: approvals left 'running' by a crash become 'interrupted'."""
+        try:
+            from bot.flows.fix_flow import recover_after_restart
+        except ImportError:  # pragma: no cover - fix flow always ships
+            return
+        recover_after_restart(ctx)
+
+    def _start_schedules(self, ctx: BotContext) -> None:
+        from bot.scheduling import Schedules
+
+        schedules = Schedules(ctx)
+        schedules.start()
+        self._extras.append(schedules)
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        for extra in reversed(self._extras):
+            stop = getattr(extra, "stop", None)
+            if callable(stop):
+                stop()
+        if self._socket is not None:
+            self._socket.stop()
+        if self._http is not None:
+            self._http.stop()
+        if self.ctx is not None:
+            self.ctx.stop()
+            self.ctx.services.close()
+        self._stopped.set()
+
+    def __enter__(self) -> BotRuntime:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,179 @@
+"""``wsusbot serve``: Socket Mode (default) or HTTP mode behind uvicorn, with /healthz and
+/readyz in both modes, and a clean stop on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import urlencode  # noqa: F401 - kept for query strings in BoltRequest
+
+import uvicorn
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.flows.context import BotContext
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY = 1024 * 1024
+
+
+class Readiness:
+    """What /readyz reports: the Slack connection and the store."""
+
+    def __init__(self, ctx: BotContext, slack_connected: Callable[[], bool]) -> None:
+        self._ctx = ctx
+        self._slack_connected = slack_connected
+
+    def report(self) -> tuple[bool, dict[str, bool]]:
+        checks = {"slack": self._slack_connected(), "store": self._ctx.services.db.ping()}
+        return all(checks.values()), checks
+
+
+class SlackAsgi:
+    """POST /slack/events -> Bolt (in a thread: Bolt is synchronous), plus health probes."""
+
+    def __init__(self, app: App | None, readiness: Readiness, path: str = "/slack/events") -> None:
+        self._app = app
+        self._readiness = readiness
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/healthz" and method == "GET":
+            await _respond(send, 200, {"status": "ok"})
+        elif path == "/readyz" and method == "GET":
+            ready, checks = await asyncio.to_thread(self._readiness.report)
+            await _respond(send, 200 if ready else 503, {"ready": ready, **checks})
+        elif path == self._path and method == "POST" and self._app is not None:
+            body = await _read_body(receive)
+            if body is None:
+                await _respond(send, 413, {"error": "body too large"})
+                return
+            headers: dict[str, str] = {}
+            for key, value in scope.get("headers", []):
+                headers[key.decode("latin-1").lower()] = value.decode("latin-1")
+            request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers,
+            )
+            response = await asyncio.to_thread(self._app.dispatch, request)
+            raw_headers = [
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, values in response.headers.items()
+                for v in values
+            ]
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": raw_headers}
+            )
+            await send({"type": "http.response.body", "body": response.body.encode("utf-8")})
+        else:
+            await _respond(send, 404, {"error": "not found"})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpServer:
+    """uvicorn in a thread: production-grade HTTP/1.1, with a stop we control."""
+
+    def __init__(self, asgi: SlackAsgi, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            asgi,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> HttpServer:
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, name="wsusbot-http", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the HTTP server could not start (is the port free?)")
+            threading.Event().wait(0.02)
+        return self
+
+    @property
+    def port(self) -> int:
+        servers = getattr(self._server, "servers", [])
+        for server in servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("server not listening")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+class SocketModeRunner:
+    def __init__(self, app: App, app_token: str) -> None:
+        self._handler = SocketModeHandler(app, app_token)
+
+    def start(self) -> SocketModeRunner:
+        self._handler.connect()
+        return self
+
+    def connected(self) -> bool:
+        client = self._handler.client
+        try:
+            return bool(client.is_connected())
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        try:
+            self._handler.close()
+        except Exception as exc:
+            log.debug("socket mode close: %s", type(exc).__name__)

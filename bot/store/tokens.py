@@ -1,0 +1,69 @@
+"""Opaque button tokens: a button carries a random token; the meaning stays here."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+
+from bot.store.db import Database
+from bot.store.models import ActionToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenData:
+    token: str
+    kind: str
+    host: str | None
+    payload: dict[str, Any]
+    channel: str | None
+    expires_at: datetime
+
+
+class TokenStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def issue(
+        self,
+        kind: str,
+        *,
+        host: str | None,
+        payload: dict[str, Any],
+        channel: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> str:
+        token = secrets.token_urlsafe(18)
+        with self._db.session() as session:
+            session.add(
+                ActionToken(
+                    token=token,
+                    kind=kind,
+                    host=host,
+                    payload=payload,
+                    channel=channel,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        return token
+
+    def get(self, token: str) -> TokenData | None:
+        if not token or len(token) > 64:
+            return None
+        with self._db.session() as session:
+            row = session.get(ActionToken, token)
+            if row is None:
+                return None
+            return TokenData(
+                row.token, row.kind, row.host, row.payload, row.channel, row.expires_at
+            )
+
+    def purge(self, now: datetime) -> int:
+        with self._db.session() as session:
+            result = session.execute(delete(ActionToken).where(ActionToken.expires_at < now))
+            return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,113 @@
+"""The ``/wsus`` slash command. Ack first (Slack's 3 s), refuse user errors ephemerally,
+hand slow work to the worker."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.commands import USAGE, SlashCommand, parse
+from bot.flows.check_flow import Refusal, authorize_check, refuse, resolve, start_check
+from bot.flows.context import BotContext
+from bot.store.audit import AuditAction
+from checks.errors import UsageError
+from checks.model import Status
+from checks.report import Report
+from handlers import blocks
+
+log = logging.getLogger(__name__)
+DEDUPE_WINDOW = timedelta(minutes=30)
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.command("/wsus")
+    def wsus(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        user = str(command.get("user_id", ""))
+        channel = str(command.get("channel_id", ""))
+        try:
+            parsed = parse(command.get("text"))
+        except UsageError as exc:
+            refuse(ctx, user, str(exc), action=AuditAction.CHECK_REFUSED)
+            ack(response_type="ephemeral", text=str(exc))
+            return
+        handle(
+            ctx,
+            parsed,
+            ack=ack,
+            respond=respond,
+            user=user,
+            channel=channel,
+            trigger=str(command.get("trigger_id", "")),
+        )
+
+
+def handle(
+    ctx: BotContext,
+    parsed: SlashCommand,
+    *,
+    ack: Ack,
+    respond: Respond,
+    user: str,
+    channel: str,
+    trigger: str,
+) -> None:
+    if parsed.verb == "help":
+        ack(response_type="ephemeral", **blocks.help_message(USAGE).as_kwargs())  # type: ignore[arg-type]
+        return
+    refusal = authorize_check(ctx, user, channel)
+    if refusal is not None:
+        ack(response_type="ephemeral", text=refusal.text)
+        return
+    if parsed.verb == "checks":
+        message = blocks.catalogue_message(ctx.services.registry.all())
+        ack(response_type="ephemeral", **message.as_kwargs())  # type: ignore[arg-type]
+        return
+    if parsed.verb == "digest":
+        from bot.flows.digest_flow import post_digest_now
+
+        ack(response_type="ephemeral", text="building the digest…")
+        post_digest_now(ctx, user=user, channel=channel, respond=respond)
+        return
+    assert parsed.host is not None
+    target = resolve(ctx, user, channel, parsed.host)
+    if isinstance(target, Refusal):
+        ack(response_type="ephemeral", text=target.text)
+        return
+    if parsed.verb == "history":
+        ack()
+        respond(response_type="ephemeral", **history(ctx, target.name).as_kwargs())  # type: ignore[arg-type]
+        return
+    now = ctx.now()
+    # Slack redelivers a command it thinks was lost with the same trigger_id: the database
+    # says whether this one already started, so a retry never runs a second check
+    if trigger and not ctx.services.markers.claim(f"slash:{trigger}", now, now + DEDUPE_WINDOW):
+        log.info("duplicate delivery of trigger %s ignored", trigger)
+        ack()
+        return
+    ack()
+    started = start_check(ctx, user=user, channel=channel, target=target)
+    if isinstance(started, Refusal):
+        respond(response_type="ephemeral", text=started.text)
+
+
+def history(ctx: BotContext, host: str) -> blocks.Message:
+    rows = []
+    for run in ctx.services.runs.history(host, limit=15):
+        report = Report.from_json(run.report)
+        failing = run.unreachable_reason or ", ".join(
+            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
+        )
+        rows.append(
+            blocks.HistoryRow(
+                host=run.host,
+                run_id=run.id,
+                finished_at=run.finished_at,
+                verdict=Status(run.verdict),
+                failing=failing,
+                requested_by=run.requested_by,
+            )
+        )
+    return blocks.history_message(host, rows)

@@ -1,0 +1,56 @@
+"""The App Home tab: the latest verdict per host."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.flows.context import BotContext
+from checks.model import Status
+from checks.report import Report
+from handlers import blocks
+
+log = logging.getLogger(__name__)
+
+
+def home_rows(ctx: BotContext) -> list[blocks.HistoryRow]:
+    rows = []
+    for run in ctx.services.runs.latest_per_host(limit=200):
+        report = Report.from_json(run.report)
+        failing = run.unreachable_reason or ", ".join(
+            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
+        )
+        rows.append(
+            blocks.HistoryRow(
+                host=run.host,
+                run_id=run.id,
+                finished_at=run.finished_at,
+                verdict=Status(run.verdict),
+                failing=failing,
+                requested_by=run.requested_by,
+            )
+        )
+    return rows
+
+
+def publish_home(ctx: BotContext, client: WebClient, user: str) -> None:
+    view = {
+        "type": "home",
+        "blocks": [b.to_dict() for b in blocks.home_view_blocks(home_rows(ctx))],
+    }
+    try:
+        client.views_publish(user_id=user, view=view)
+    except SlackApiError as exc:
+        log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        publish_home(ctx, client, str(event.get("user", "")))
