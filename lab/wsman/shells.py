@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Output is cut into Stream elements of at most this many bytes, as Windows does.
 STREAM_PIECE_BYTES = 8192
+# Windows' default shell IdleTimeout: a shell nobody touched for this long is dropped.
+SHELL_IDLE_TIMEOUT_S = 7200.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class _Command:
 class _Shell:
     shell_id: str
     owner: str
+    last_used: float
     commands: dict[str, _Command] = field(default_factory=dict)
 
 
@@ -86,8 +89,10 @@ class ShellService:
         executor: Executor,
         stats: StatsRecorder,
         clock: Callable[[], float] = time.monotonic,
+        idle_timeout_s: float = SHELL_IDLE_TIMEOUT_S,
     ) -> None:
         self._executor = executor
+        self._idle_timeout_s = idle_timeout_s
         self._stats = stats
         self._clock = clock
         self._changed = threading.Condition()
@@ -107,7 +112,15 @@ class ShellService:
     def create_shell(self, owner: str) -> str:
         shell_id = str(uuid.uuid4()).upper()
         with self._changed:
-            self._shells[shell_id] = _Shell(shell_id, owner)
+            now = self._clock()
+            # Abandoned shells (a client that failed before Delete) are reaped lazily here.
+            for stale in [
+                shell
+                for shell in self._shells.values()
+                if now - shell.last_used > self._idle_timeout_s
+            ]:
+                del self._shells[stale.shell_id]
+            self._shells[shell_id] = _Shell(shell_id, owner, now)
         self._stats.shell_created()
         return shell_id
 
@@ -191,6 +204,7 @@ class ShellService:
         # Another user's shell is invisible, as on Windows.
         if shell is None or shell.owner.casefold() != user.casefold():
             raise _shell_not_found(shell_id or "")
+        shell.last_used = self._clock()
         return shell
 
     @staticmethod
