@@ -16,6 +16,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -197,10 +198,14 @@ class Estate:
         if self._stopped:
             return
         self._stopped = True
-        for wsman in self._wsman.values():
-            wsman.stop()
-        for server in self._servers.values():
-            server.stop()
+        # each listener waits out its poll interval; stopping them side by side keeps a
+        # test's teardown short
+        stops = [w.stop for w in self._wsman.values()] + [s.stop for s in self._servers.values()]
+        stoppers = [threading.Thread(target=stop, name="lab-stop") for stop in stops]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         if os.environ.get("NTLM_USER_FILE") == str(self.workdir / "ntlm_users"):
             if self._previous_user_file is None:
                 os.environ.pop("NTLM_USER_FILE", None)

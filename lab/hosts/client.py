@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from lab.hosts.server import ServerHost
 
 CLIENT_FACTS = "wsusbot.client_facts/1"
+POLICY_KEYS = (
+    "WUServer",
+    "WUStatusServer",
+    "UseWUServer",
+    "NoAutoUpdate",
+    "AUOptions",
+    "TargetGroup",
+    "TargetGroupEnabled",
+)
 USER_AGENT = "wsusbot-probe/1"
 _TAIL_TIME = re.compile(r"\{(now[^}]*)\}")
 
@@ -75,7 +84,7 @@ class ClientHost(SimulatedHost):
         return value
 
     def resolved_policy(self) -> JsonDict:
-        return {key: self._policy_value(key) for key in self.state["policy"]}
+        return {key: self._policy_value(key) for key in POLICY_KEYS}
 
     def agent_version(self) -> str | None:
         value = self.state["agent"].get("wuaueng_version")

@@ -150,7 +150,7 @@ class SiteListener:
                 self.port = started.server_address[1]
                 thread = threading.Thread(
                     target=started.serve_forever,
-                    kwargs={"poll_interval": 0.1},
+                    kwargs={"poll_interval": 0.02},
                     name=f"iis-{self.address}:{self.nominal_port}",
                     daemon=True,
                 )
