@@ -12,7 +12,7 @@ META = CheckMeta(
     title="The client's server is WSUS, not SUS",
     severity=Severity.HIGH,
     seed=("§3",),
-    reads=("http[]", "policy.WUServer"),
+    reads=("http[]", "bot_http[]", "policy.WUServer"),
     remediation=(
         "A current agent pointed at a SUS server falls back to legacy mode and shows the "
         "SUS interface. Point WUServer and WUStatusServer at the WSUS server (GPO 'Specify "
@@ -39,6 +39,15 @@ def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
         return _BUILD.unknown("The client did not request ClientWebService.", evidence)
     evidence = [describe(probe)]
     if probe.status is None:
+        # the client reached nothing; the bot's own request to the same endpoint still
+        # tells a WSUS server (it exists) from a SUS one (404)
+        seen_by_bot = find_http(facts.bot_http or [], _SUFFIX)
+        if seen_by_bot is not None and seen_by_bot.status not in (None, 404):
+            return _BUILD.passed(
+                "The client's server is a WSUS server (seen by the bot; the client itself "
+                "could not reach it, see client.selfupdate_reachable).",
+                [*evidence, "bot: " + describe(seen_by_bot)],
+            )
         return _BUILD.unknown(
             "The client could not reach its server at all, so SUS and WSUS cannot be told "
             "apart (see client.selfupdate_reachable).",

@@ -42,7 +42,7 @@ def test_other_errors_mean_the_endpoint_exists() -> None:
 
 
 def test_unknown_when_unreachable() -> None:
-    finding = evaluate(client(**{"http.0": http(ASMX, None, "refused")}), ctx())
+    finding = evaluate(client(bot_http=[], **{"http.0": http(ASMX, None, "refused")}), ctx())
     assert_unknown(finding, "refused", "client.selfupdate_reachable")
 
 
@@ -50,3 +50,13 @@ def test_unknown_when_the_entry_is_missing() -> None:
     facts = client(http=[], **{"policy.WUServer": None})
     assert_unknown(evaluate(facts, ctx()), "client.asmx", "WUServer is not set")
     assert_unknown(evaluate(client(http=None), ctx()), "http")
+
+
+def test_bot_view_decides_when_the_client_reached_nothing() -> None:
+    unreachable = {"http.0": http(ASMX, None, "timeout")}
+    seen = evaluate(client(bot_http=[http(ASMX, 200)], **unreachable), ctx())
+    assert seen.status is Status.PASS
+    assert any(line.startswith("bot: ") for line in seen.evidence)
+    # the bot seeing a 404 there does not prove SUS on its own: stays unknown
+    sus = evaluate(client(bot_http=[http(ASMX, 404)], **unreachable), ctx())
+    assert_unknown(sus, "timeout")
