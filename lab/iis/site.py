@@ -82,16 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = listener.responder(listener.nominal_port, method, parts.path)
         if reply.delay_s > 0:
             time.sleep(min(reply.delay_s, 30.0))
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        if reply.status == 401:
-            self.send_header("WWW-Authenticate", "Negotiate")
-            self.send_header("WWW-Authenticate", "NTLM")
-        self.send_header("X-Powered-By", "ASP.NET")
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(reply.body)
+        # logged before answering, so whoever got the answer can already read the line
         writer = listener.log_writer_for(listener.nominal_port)
         if writer is not None:
             writer.append(
@@ -113,6 +104,16 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 ]
             )
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status == 401:
+            self.send_header("WWW-Authenticate", "Negotiate")
+            self.send_header("WWW-Authenticate", "NTLM")
+        self.send_header("X-Powered-By", "ASP.NET")
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(reply.body)
 
 
 class SiteListener:
