@@ -108,7 +108,8 @@ function ConvertFrom-WsusbotJson {
     param([string]$Text)
     $serializer = $null
     try {
-        [void][System.Reflection.Assembly]::Load('System.Web.Extensions, Version=3.5.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35')
+        # the newest installed version (3.5 or 4.x); $null, then the New-Object fails, without it
+        [void][System.Reflection.Assembly]::LoadWithPartialName('System.Web.Extensions')
         $serializer = New-Object System.Web.Script.Serialization.JavaScriptSerializer
         $serializer.MaxJsonLength = [int]::MaxValue
     } catch {
@@ -219,9 +220,11 @@ function Read-WsusbotJsonValue {
 }
 
 function Get-WsusbotParam {
-    # a parameter by name, or $null when absent (never an error: every parameter has a default)
+    # a parameter by name, or $null when absent (never an error: every parameter has a
+    # default). Both reader results (Hashtable, Dictionary[string,object]) have a public
+    # ContainsKey; IDictionary.Contains is explicit on the generic Dictionary.
     param($Params, [string]$Name)
-    if ($Params -is [System.Collections.IDictionary] -and $Params.Contains($Name)) { return ,$Params[$Name] }
+    if ($Params -is [System.Collections.IDictionary] -and $Params.ContainsKey($Name)) { return ,$Params[$Name] }
     return $null
 }
 
@@ -232,7 +235,8 @@ function Get-WsusbotRegValue {
     param([string]$SubKey, [string]$Name)
     $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($SubKey)
     if ($null -eq $key) { return $null }
-    try { return $key.GetValue($Name, $null) } finally { $key.Close() }
+    # the comma keeps REG_BINARY / REG_MULTI_SZ arrays whole instead of unrolled
+    try { return ,$key.GetValue($Name, $null) } finally { $key.Close() }
 }
 
 function Test-WsusbotRegKey {

@@ -34,8 +34,9 @@ function Expand-WsusbotPath {
 }
 
 function Get-WsusbotAdsiValue {
+    # .psbase: PowerShell's DirectoryEntry adapter shows ADSI properties, not .NET members
     param($Entry, [string]$Name)
-    $values = $Entry.Properties[$Name]
+    $values = $Entry.psbase.Properties[$Name]
     if ($null -eq $values -or $values.Count -eq 0) { return $null }
     return $values[0]
 }
@@ -123,8 +124,8 @@ function Get-WsusbotLegacySites {
         $entry['id'] = $id
         $entry['state'] = $states[[int](Get-WsusbotAdsiValue $node 'ServerState')]
         $bindings = New-WsusbotList
-        foreach ($value in $node.Properties['ServerBindings']) { [void]$bindings.Add((ConvertTo-WsusbotBinding 'http' ([string]$value))) }
-        foreach ($value in $node.Properties['SecureBindings']) { [void]$bindings.Add((ConvertTo-WsusbotBinding 'https' ([string]$value))) }
+        foreach ($value in $node.psbase.Properties['ServerBindings']) { [void]$bindings.Add((ConvertTo-WsusbotBinding 'http' ([string]$value))) }
+        foreach ($value in $node.psbase.Properties['SecureBindings']) { [void]$bindings.Add((ConvertTo-WsusbotBinding 'https' ([string]$value))) }
         $entry['bindings'] = $bindings
         $entry['log_dir'] = (Expand-WsusbotPath ([string](Get-WsusbotAdsiValue $node 'LogFileDirectory'))) + '\W3SVC' + $id
         $entry['anonymous_auth'] = $null

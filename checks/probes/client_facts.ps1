@@ -199,7 +199,7 @@ function Invoke-WsusbotProbe_client_facts {
             if ($null -ne $response) { $response.Close() }
         }
         $watch.Stop()
-        $entry['elapsed_ms'] = [double]$watch.Elapsed.TotalMilliseconds
+        $entry['elapsed_ms'] = [Math]::Round($watch.Elapsed.TotalMilliseconds, 1)
         return ,$entry
     }
 
@@ -212,9 +212,15 @@ function Invoke-WsusbotProbe_client_facts {
         if (-not $base) { $base = Get-WsusbotParam $P 'expected_wsus_url' }
         if (-not $base) { return ,$results }
         $base = ([string]$base).TrimEnd('/')
+        $uri = $null
+        if (-not [System.Uri]::TryCreate($base, [System.UriKind]::Absolute, [ref]$uri) -or
+            ($uri.Scheme -ne 'http' -and $uri.Scheme -ne 'https')) {
+            Add-WsusbotError $Errors 'http' "'$base' is not an http(s) URL: nothing requested"
+            return ,$results
+        }
         $timeout = Get-WsusbotParam $P 'timeout_ms'
         if ($null -eq $timeout) { $timeout = 10000 }
-        $hostName = ([System.Uri]$base).Host
+        $hostName = $uri.Host
         $urls = New-WsusbotList
         [void]$urls.Add($base + '/ClientWebService/client.asmx')
         [void]$urls.Add('http://' + $hostName + '/iuident.cab')

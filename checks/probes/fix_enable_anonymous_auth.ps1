@@ -50,8 +50,8 @@ function Invoke-WsusbotProbe_fix_enable_anonymous_auth {
             if ($path -ne '/') { $node = $node + $path }
             $entry = New-Object System.DirectoryServices.DirectoryEntry $node
             $flags = [int](Get-WsusbotAdsiValue $entry 'AuthFlags')
-            $entry.Properties['AuthFlags'].Value = ($flags -bor 1)
-            $entry.CommitChanges()
+            $entry.psbase.Properties['AuthFlags'].Value = ($flags -bor 1)
+            $entry.psbase.CommitChanges()
         }
         $Result['changed'] = $true
         [void]$Result['log'].Add("enabled anonymous authentication on $path")

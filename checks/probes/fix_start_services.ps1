@@ -41,7 +41,7 @@ function Invoke-WsusbotProbe_fix_start_services {
         [void]$Result['log'].Add('started application pool WsusPool')
     } else {
         $node = New-Object System.DirectoryServices.DirectoryEntry 'IIS://localhost/W3SVC/AppPools/WsusPool'
-        [void]$node.Invoke('Start')
+        [void]$node.psbase.Invoke('Start')
         $Result['changed'] = $true
         [void]$Result['log'].Add('started application pool WsusPool')
     }

@@ -109,7 +109,8 @@ function Invoke-WsusbotProbe_iis_log {
             # smaller than the cursor: the file was truncated or replaced, read it again
             if ($Start -gt $size) { $Start = 0 }
             $stemIndex = -1
-            if ($Start -gt 0) {
+            # the directive matters only when something is read after it
+            if ($Start -gt 0 -and $Start -lt $size -and $Budget -gt 0) {
                 $directive = Find-FieldsDirective $stream $Start
                 if ($null -ne $directive) {
                     [void]$Lines.Add($directive)
