@@ -38,7 +38,8 @@ def build_web_client(settings: Settings, token: Secret) -> WebClient:
 def group_lookup(client: WebClient) -> Callable[[str], list[str]]:
     def members(group_id: str) -> list[str]:
         response = client.usergroups_users_list(usergroup=group_id)
-        return [str(u) for u in response.get("users", [])]
+        users: list[object] = response.get("users", [])
+        return [str(u) for u in users]
 
     return members
 

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -152,6 +153,26 @@ class DigestConfig(Section):
     post_when_healthy: bool = True
     top_hosts: int = Field(10, ge=1, le=20)
     thresholds: ThresholdsConfig | None = None
+
+    @model_validator(mode="after")
+    def _schedule(self) -> DigestConfig:
+        # a schedule that cannot run is a start-up error, not a silent digest that never posts
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {self.timezone!r} (an IANA name, e.g. Europe/Paris)"
+            ) from None
+        try:
+            CronTrigger.from_crontab(self.cron, timezone=zone)
+        except ValueError as exc:
+            raise ValueError(
+                f"cron {self.cron!r} does not parse ({exc}); five fields: minute hour "
+                "day-of-month month day-of-week, e.g. '0 8 * * 1-5'"
+            ) from None
+        return self
 
 
 class Settings(Section):

@@ -7,9 +7,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
-from urllib.parse import urlencode  # noqa: F401 - kept for query strings in BoltRequest
 
 import uvicorn
 from slack_bolt import App, BoltRequest
@@ -69,7 +68,7 @@ class SlackAsgi:
             if body is None:
                 await _respond(send, 413, {"error": "body too large"})
                 return
-            headers: dict[str, str] = {}
+            headers: dict[str, str | Sequence[str]] = {}
             for key, value in scope.get("headers", []):
                 headers[key.decode("latin-1").lower()] = value.decode("latin-1")
             request = BoltRequest(
@@ -134,7 +133,6 @@ class HttpServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> HttpServer:
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="wsusbot-http", daemon=True)
         self._thread.start()
         while not self._server.started:
@@ -162,7 +160,7 @@ class SocketModeRunner:
         self._handler = SocketModeHandler(app, app_token)
 
     def start(self) -> SocketModeRunner:
-        self._handler.connect()
+        self._handler.connect()  # type: ignore[no-untyped-call]
         return self
 
     def connected(self) -> bool:
@@ -174,6 +172,6 @@ class SocketModeRunner:
 
     def stop(self) -> None:
         try:
-            self._handler.close()
+            self._handler.close()  # type: ignore[no-untyped-call]
         except Exception as exc:
             log.debug("socket mode close: %s", type(exc).__name__)

@@ -73,10 +73,9 @@ class Worker:
         with self._lock:
             futures = list(self._pending)
         for future in futures:
-            try:
+            # failures were logged by _logged; here we only wait
+            with contextlib.suppress(Exception):
                 future.result(timeout)
-            except Exception:  # noqa: S110 - already logged by _logged
-                pass
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is None or self._thread is None:

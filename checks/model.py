@@ -14,7 +14,7 @@ Role = Literal["client", "server"]
 
 
 class Status(enum.StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a status word, not a password
     WARN = "warn"
     FAIL = "fail"
     UNKNOWN = "unknown"
@@ -144,7 +144,7 @@ class FindingBuilder:
         summary: str,
         evidence: Sequence[str],
         next_step: str | None = None,
-        fix: str | None | Literal[False] = None,
+        fix: str | Literal[False] | None = None,
     ) -> Finding:
         return self._problem(Status.WARN, summary, evidence, next_step, fix)
 
@@ -153,7 +153,7 @@ class FindingBuilder:
         summary: str,
         evidence: Sequence[str],
         next_step: str | None = None,
-        fix: str | None | Literal[False] = None,
+        fix: str | Literal[False] | None = None,
     ) -> Finding:
         return self._problem(Status.FAIL, summary, evidence, next_step, fix)
 
@@ -163,7 +163,7 @@ class FindingBuilder:
         summary: str,
         evidence: Sequence[str],
         next_step: str | None,
-        fix: str | None | Literal[False],
+        fix: str | Literal[False] | None,
     ) -> Finding:
         # fix=None means "the check's default fix"; fix=False means "no fix applies here"
         chosen = None if fix is False else (fix or self._meta.fix)

@@ -72,7 +72,7 @@ def handle(
         post_digest_now(ctx, user=user, channel=channel, respond=respond)
         return
     assert parsed.host is not None
-    target = resolve(ctx, user, channel, parsed.host)
+    target = resolve(ctx, user, parsed.host)
     if isinstance(target, Refusal):
         ack(response_type="ephemeral", text=target.text)
         return

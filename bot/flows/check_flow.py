@@ -61,7 +61,7 @@ def authorize_check(ctx: BotContext, user: str, channel: str) -> Refusal | None:
     return None
 
 
-def resolve(ctx: BotContext, user: str, channel: str, host_text: str) -> HostTarget | Refusal:
+def resolve(ctx: BotContext, user: str, host_text: str) -> HostTarget | Refusal:
     try:
         return ctx.services.inventory.resolve(host_text)
     except UsageError as exc:

@@ -94,3 +94,17 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings(binary, env={})
+
+
+@pytest.mark.parametrize(
+    ("digest", "expected"),
+    [
+        ("cron = '0 25 * * *'", "does not parse"),
+        ("cron = 'every morning'", "does not parse"),
+        ("timezone = 'Mars/Olympus'", "unknown timezone"),
+    ],
+)
+def test_bad_digest_schedules_are_config_errors(tmp_path: Path, digest: str, expected: str) -> None:
+    text = f"[[digests]]\nid = 'd'\nchannel = 'C1'\n{digest}\n"
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(write(tmp_path, text), env={})
