@@ -149,8 +149,8 @@ function Invoke-WsusbotProbe_iis_log {
     }
 
     function Get-DefaultLogDir {
-        $sites = Get-WsusbotIisSites $Errors
-        $site = Find-WsusbotPort80Site $sites
+        # problems reading other IIS settings are server_facts' to report, not this probe's
+        $site = Find-WsusbotPort80Site (Get-WsusbotIisSites (New-WsusbotList))
         if ($null -eq $site) { throw 'no started IIS site is bound to http port 80; pass log_dir' }
         return $site['log_dir']
     }

@@ -78,6 +78,50 @@ def undefined_commands(script: str) -> set[str]:
     return {name for name in called if name.lower() not in defined_lower | allowed}
 
 
+#: PowerShell's automatic variables the scripts read
+AUTOMATIC_VARIABLES = frozenset({"$_", "$null", "$true", "$false", "$matches"})
+
+
+def _plain_name(node: tree_sitter.Node) -> str:
+    """``$Name`` and ``${Name}`` alike, lower-cased (PowerShell names ignore case)."""
+    text = (node.text or b"").decode("utf-8").lower()
+    if text.startswith("${") and text.endswith("}"):
+        return "$" + text[2:-1]
+    return text
+
+
+def unassigned_variables(script: str) -> set[str]:
+    """Variables read somewhere but never assigned, declared as a parameter or a foreach
+    variable anywhere in the script: almost always a misspelt name."""
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    tree = parser.parse(script.encode("utf-8"))
+    declared: set[str] = set()
+    used: set[str] = set()
+    for node in _walk(tree.root_node):
+        if node.type != "variable":
+            continue
+        name = _plain_name(node)
+        if name.startswith("$env:"):
+            continue
+        used.add(name)
+        parent = node.parent
+        if parent is None:
+            continue
+        if parent.type in ("script_parameter", "foreach_statement"):
+            declared.add(name)
+            continue
+        # a plain '$name = ...' (possibly wrapped in expression nodes) declares $name
+        ancestor: tree_sitter.Node | None = parent
+        while ancestor is not None and ancestor.type != "left_assignment_expression":
+            if (ancestor.text or b"").decode("utf-8").lower() != name:
+                ancestor = None
+                break
+            ancestor = ancestor.parent
+        if ancestor is not None and _plain_name(ancestor) == name:
+            declared.add(name)
+    return used - declared - AUTOMATIC_VARIABLES
+
+
 def _all_scripts() -> list[tuple[str, str]]:
     scripts = [(name, render(name, SAMPLE_PARAMS[name])) for name in PROBE_NAMES]
     scripts.append(("bundle", render_bundle(SERVER_BUNDLE)))
@@ -88,6 +132,17 @@ def _all_scripts() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("name", "script"), _all_scripts(), ids=lambda value: value[:20])
 def test_every_command_is_defined_or_a_powershell_2_cmdlet(name: str, script: str) -> None:
     assert undefined_commands(script) == set(), name
+
+
+@pytest.mark.parametrize(("name", "script"), _all_scripts(), ids=lambda value: value[:20])
+def test_every_variable_read_is_assigned_somewhere(name: str, script: str) -> None:
+    assert unassigned_variables(script) == set(), name
+
+
+def test_the_variable_check_catches_a_misspelt_name() -> None:
+    script = "function Get-Thing {\n    param($Errors)\n    $count = 1\n    $Erors.Add($count)\n}\n"
+    assert unassigned_variables(script) == {"$erors"}
+    assert unassigned_variables(script.replace("$Erors", "$Errors")) == set()
 
 
 @pytest.mark.parametrize(
