@@ -298,6 +298,9 @@ class ClientHost(SimulatedHost):
         self._settle(now)
         before = self._au_snapshot()
         au = self.state["au"]
+        # from here on the registry holds concrete times: later clock advances age them
+        for key in ("DetectionStartTime", "last_search_success"):
+            au[key] = resolve_time(au.get(key), now)
         self._lwt_before_reset = resolve_time(au.get("LastWaitTimeout"), now)
         au["AUState"] = 2
         au["LastWaitTimeout"] = None
