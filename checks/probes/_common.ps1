@@ -72,7 +72,7 @@ function ConvertTo-WsusbotJson {
     if ($null -eq $Value) { return 'null' }
     if ($Value -is [bool]) { if ($Value) { return 'true' } else { return 'false' } }
     if ($Value -is [string] -or $Value -is [char]) { return ConvertTo-WsusbotJsonString ([string]$Value) }
-    if ($Value -is [datetime]) { return ConvertTo-WsusbotJsonString (Get-WsusbotUtcStamp $Value.ToUniversalTime()) }
+    if ($Value -is [datetime]) { return ConvertTo-WsusbotJsonString (Get-WsusbotUtcStamp ($Value.ToUniversalTime())) }
     if ($Value -is [byte] -or $Value -is [int16] -or $Value -is [uint16] -or $Value -is [int32] -or
         $Value -is [uint32] -or $Value -is [int64] -or $Value -is [uint64] -or $Value -is [sbyte]) {
         return $Value.ToString($invariant)

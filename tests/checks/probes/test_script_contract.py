@@ -122,6 +122,69 @@ def unassigned_variables(script: str) -> set[str]:
     return used - declared - AUTOMATIC_VARIABLES
 
 
+def _children(node: tree_sitter.Node, kind: str) -> list[tree_sitter.Node]:
+    return [child for child in node.children if child.type == kind]
+
+
+def _declared_arity(function: tree_sitter.Node) -> tuple[int, int]:
+    """(parameters, parameters without a default) of a function statement."""
+    count = required = 0
+    for block in _children(function, "script_block"):
+        for param_block in _children(block, "param_block"):
+            for parameter_list in _children(param_block, "parameter_list"):
+                for parameter in _children(parameter_list, "script_parameter"):
+                    count += 1
+                    if not _children(parameter, "script_parameter_default"):
+                        required += 1
+    return count, required
+
+
+def _arguments(command: tree_sitter.Node) -> tuple[int, int]:
+    """(positional, named) arguments of a command."""
+    positional = named = 0
+    after_name = False
+    for elements in _children(command, "command_elements"):
+        for element in elements.children:
+            if element.type == "command_argument_sep":
+                continue
+            if element.type == "command_parameter":
+                named += 1
+                after_name = True
+                continue
+            if after_name:
+                after_name = False
+                continue
+            positional += 1
+    return positional, named
+
+
+def arity_mismatches(script: str) -> list[str]:
+    """Calls of the script's own functions with more positional arguments than the
+    function declares (PowerShell fails: 'A positional parameter cannot be found'), or
+    fewer than its parameters without defaults (the rest would silently be $null)."""
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    tree = parser.parse(script.encode("utf-8"))
+    arities: dict[str, tuple[int, int]] = {}
+    for node in _walk(tree.root_node):
+        if node.type == "function_statement":
+            name = _plain_name(_children(node, "function_name")[0])
+            arities[name] = _declared_arity(node)
+    mismatches = []
+    for node in _walk(tree.root_node):
+        names = _children(node, "command_name") if node.type == "command" else []
+        if not names or _plain_name(names[0]) not in arities:
+            continue
+        declared, required = arities[_plain_name(names[0])]
+        positional, named = _arguments(node)
+        if positional > declared or positional + named < required:
+            text = (node.text or b"").decode("utf-8")[:120]
+            mismatches.append(
+                f"line {node.start_point[0] + 1}: {text} ({positional} + {named} named "
+                f"for {declared})"
+            )
+    return mismatches
+
+
 def _all_scripts() -> list[tuple[str, str]]:
     scripts = [(name, render(name, SAMPLE_PARAMS[name])) for name in PROBE_NAMES]
     scripts.append(("bundle", render_bundle(SERVER_BUNDLE)))
@@ -137,6 +200,23 @@ def test_every_command_is_defined_or_a_powershell_2_cmdlet(name: str, script: st
 @pytest.mark.parametrize(("name", "script"), _all_scripts(), ids=lambda value: value[:20])
 def test_every_variable_read_is_assigned_somewhere(name: str, script: str) -> None:
     assert unassigned_variables(script) == set(), name
+
+
+@pytest.mark.parametrize(("name", "script"), _all_scripts(), ids=lambda value: value[:20])
+def test_own_functions_get_the_arguments_they_declare(name: str, script: str) -> None:
+    assert arity_mismatches(script) == [], name
+
+
+def test_the_arity_check_catches_extra_and_missing_arguments() -> None:
+    script = (
+        "function Get-Pair {\n    param($First, $Second, $Third = 3)\n    $First\n}\n"
+        "Get-Pair 1 2\nGet-Pair 1 2 3\nGet-Pair 1 -Second 2\n"
+    )
+    assert arity_mismatches(script) == []
+    assert len(arity_mismatches(script + "Get-Pair 1 2 3 4\n")) == 1
+    assert len(arity_mismatches(script + "Get-Pair 1\n")) == 1
+    # a method call in argument mode is one argument only inside parentheses
+    assert arity_mismatches(script + "Get-Pair ($a.B()) 2\n") == []
 
 
 def test_the_variable_check_catches_a_misspelt_name() -> None:
