@@ -48,21 +48,31 @@ class HostInfo:
     username: str
 
 
+WINRM_PORT = 5985
+
+
 class _Ports:
-    """Free ports (bound then released, on the host's own address) or a counter."""
+    """Free ports (bound then released, on the host's own address), a counter from a
+    starting number, or "nominal": the real 80 / 8530 / 5985 (needs root or
+    CAP_NET_BIND_SERVICE; each host has its own address, so they do not collide)."""
 
     def __init__(self, spec: str | int) -> None:
-        if spec == "free":
+        self.nominal = spec == "nominal"
+        if spec in ("free", "nominal"):
             self._next: int | None = None
         else:
             try:
                 self._next = int(spec)
             except ValueError:
-                raise ValueError(f"ports must be 'free' or a port number, not {spec!r}") from None
+                raise ValueError(
+                    f"ports must be 'free', 'nominal' or a port number, not {spec!r}"
+                ) from None
             if not 1024 <= self._next <= 65535:
                 raise ValueError(f"starting port {self._next} is outside 1024-65535")
 
-    def take(self, address: str) -> int:
+    def take(self, address: str, nominal: int) -> int:
+        if self.nominal:
+            return nominal
         if self._next is None:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind((address, 0))
@@ -138,7 +148,7 @@ class Estate:
                 state=spec.state,
                 network=self.network,
                 log_root=self.workdir / spec.name / "LogFiles",
-                ports={port: ports.take(address) for port in nominal_ports(spec.state)},
+                ports={port: ports.take(address, port) for port in nominal_ports(spec.state)},
                 fleet=generate(spec.fleet) if spec.fleet else None,
                 log_history=list(spec.log_history),
             )
@@ -179,7 +189,7 @@ class Estate:
             wsman = WsmanServer(
                 host,
                 address=host.address,
-                port=ports.take(host.address),
+                port=ports.take(host.address, WINRM_PORT),
                 auth=AuthPolicy(ntlm=True, basic=False),
                 faults=faults,
                 machine_name=spec.name,
@@ -260,6 +270,21 @@ class Estate:
 
     def wsman(self, name: str) -> WsmanServer:
         return self._wsman[name]
+
+    def set_faults(self, name: str, **faults: float | bool) -> None:
+        """Change a host's faults while it runs: transport ones (latency_ms, refuse,
+        force_401, fault_500, malformed_xml) and executor ones (truncate_json, hang)."""
+        host = self.host(name)
+        for fault, value in faults.items():
+            if fault in _EXECUTOR_FAULTS:
+                setattr(host.faults, fault, bool(value))
+            elif fault in _TRANSPORT_FAULTS:
+                setattr(self._wsman[name].faults, fault, value)
+            else:
+                raise ValueError(
+                    f"unknown fault {fault!r}; known: "
+                    + ", ".join([*_TRANSPORT_FAULTS, *_EXECUTOR_FAULTS])
+                )
 
     def config_dict(self) -> JsonDict:
         """A wsusbot configuration (docs/config.md) for this estate; no secret inline."""

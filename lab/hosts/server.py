@@ -77,7 +77,8 @@ class ServerHost(SimulatedHost):
         return str(value) if value is not None else None
 
     def url_for(self, nominal_port: int) -> str:
-        return f"http://{self.address}:{self.ports[nominal_port]}"
+        port = self.ports[nominal_port]
+        return f"http://{self.address}" if port == 80 else f"http://{self.address}:{port}"
 
     @property
     def wsus_url(self) -> str:

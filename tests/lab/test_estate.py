@@ -204,7 +204,7 @@ def test_toml_writer_escapes() -> None:
 
 
 def test_unknown_scenario() -> None:
-    with pytest.raises(UnknownScenarioError, match="valid scenarios: .*healthy"):
+    with pytest.raises(UnknownScenarioError, match=r"valid scenarios: .*healthy"):
         Estate.start("nope")
 
 
@@ -221,3 +221,30 @@ def test_stalled_fleet_inventory_is_deterministic(start_estate: Any) -> None:
     assert [c["client_version"] for c in again["computers"]] == [
         c["client_version"] for c in computers
     ]
+
+
+def test_faults_change_at_run_time(start_estate: Any) -> None:
+    estate = start_estate("healthy")
+    estate.set_faults("xp01", truncate_json=True, latency_ms=3)
+    reply = session(estate, "xp01").run_ps(probe_script("client_facts", {}))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(reply.std_out)
+    assert estate.wsman("xp01").faults.latency_ms == 3
+    estate.set_faults("xp01", truncate_json=False, force_401=True)
+    with pytest.raises(InvalidCredentialsError):
+        session(estate, "xp01").run_ps(probe_script("client_facts", {}))
+    with pytest.raises(ValueError, match="known: latency_ms"):
+        estate.set_faults("xp01", smoke=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binding ports 80/8530/5985 needs root")
+def test_nominal_ports(tmp_path: Path) -> None:
+    with Estate.start(
+        "healthy", workdir=tmp_path / "e", base_address="127.0.3.0", ports="nominal"
+    ) as estate:
+        wsus = estate.host("wsus01")
+        assert wsus.selfupdate_url == "http://127.0.3.10"
+        assert wsus.wsus_url == "http://127.0.3.10:8530"
+        assert estate.wsman("xp01").url == "http://127.0.3.20:5985/wsman"
+        statuses = [e["status"] for e in estate.host("xp01").answer("client_facts", {})["http"]]
+        assert statuses == [200, 200, 200, 200]

@@ -189,3 +189,17 @@ def test_wsus_pool_stopped_answers_503(start_estate: Any) -> None:
     server.state["iis"]["app_pools"]["WsusPool"] = "Stopped"
     assert get(server.wsus_url + "/ClientWebService/client.asmx") == 503
     assert get(server.selfupdate_url + "/selfupdate/wuident.cab") == 200
+
+
+def test_scenario_http_overrides_and_unknown_hosts(start_estate: Any) -> None:
+    estate = start_estate("healthy")
+    server, xp = estate.host("wsus01"), estate.host("xp01")
+    server.state["http_overrides"] = {"/iuident.cab": {"status": 500, "delay_ms": 20}}
+    assert get(server.selfupdate_url + "/iuident.cab") == 500
+    statuses = [e["status"] for e in xp.answer("client_facts", {})["http"]]
+    assert statuses == [200, 500, 200, 200]
+    fetched = xp.fetch("http://wsus99.example.com/iuident.cab", 1000)
+    assert fetched["error"] == "dns"
+    assert fetched["status"] is None
+    by_name = xp.fetch("http://wsus01/selfupdate/wuident.cab", 1000)
+    assert by_name["status"] == 200
