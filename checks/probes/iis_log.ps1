@@ -81,27 +81,20 @@ function Invoke-WsusbotProbe_iis_log {
     }
 
     function Test-SelfUpdateLine {
+        # without a #Fields directive in force no field is known to be cs-uri-stem
         param([string]$Line, [int]$StemIndex)
+        if ($StemIndex -lt 0) { return $false }
         $fields = $Line.Split(' ')
-        if ($StemIndex -ge 0) {
-            if ($StemIndex -ge $fields.Length) { return $false }
-            foreach ($prefix in $prefixes) {
-                if ($fields[$StemIndex].StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
-            }
-            return $false
-        }
-        # no #Fields in force (a file cut before its header): any field may be the stem
-        foreach ($field in $fields) {
-            foreach ($prefix in $prefixes) {
-                if ($field.StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
-            }
+        if ($StemIndex -ge $fields.Length) { return $false }
+        foreach ($prefix in $prefixes) {
+            if ($fields[$StemIndex].StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
         }
         return $false
     }
 
     function Read-LogFile {
         # reads [$Start, $Start + $Budget) of one file and keeps the wanted lines; returns
-        # @(offset after the last full line, bytes read)
+        # @(offset after the last full line, bytes read, whether that offset is the end)
         param([string]$Path, [long]$Start, [long]$Budget, $Lines)
         $stream = Open-Log $Path
         try {
@@ -144,7 +137,7 @@ function Invoke-WsusbotProbe_iis_log {
                     }
                 }
             }
-            return @($complete, ($position - $Start))
+            return @($complete, ($position - $Start), ($complete -ge $size))
         } finally { $stream.Close() }
     }
 
@@ -236,6 +229,9 @@ function Invoke-WsusbotProbe_iis_log {
         $cursor['file'] = $info.Name
         $cursor['offset'] = [long]$result[0]
         $Doc['cursor'] = $cursor
+        # bytes left in this file (the budget ran out, or IIS is mid-line): the next call
+        # resumes here, so no later file may move the cursor past them
+        if (-not $result[2]) { break }
     }
     $Doc['lines'] = $lines
 }
