@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+from typing import Any
 
 from bot.config import ClientEntry, HostOverrides, PatternEntry, ServerEntry, Settings
 from checks.collect.target import HostTarget
@@ -102,7 +103,7 @@ class Inventory:
             return f"known hosts: {shown}"
         return "the inventory is empty: add [[servers]] / [[clients]] to the config"
 
-    def _common(self, entry: HostOverrides) -> dict[str, object]:
+    def _common(self, entry: HostOverrides) -> dict[str, Any]:
         winrm = self._settings.winrm
         return {
             "transport": entry.transport or winrm.transport,
@@ -123,7 +124,7 @@ class Inventory:
             groups=entry.groups,
             wsus_url=entry.wsus_url or f"http://{_url_host(entry.address)}:8530",
             selfupdate_url=entry.selfupdate_url or f"http://{_url_host(entry.address)}",
-            **self._common(entry),  # type: ignore[arg-type]
+            **self._common(entry),
         )
 
     def _client_target(self, entry: ClientEntry) -> HostTarget:
@@ -138,7 +139,7 @@ class Inventory:
             wsus_url=server_target.wsus_url if server_target else None,
             selfupdate_url=server_target.selfupdate_url if server_target else None,
             server=server.name if server else None,
-            **self._common(entry),  # type: ignore[arg-type]
+            **self._common(entry),
         )
 
     def _pattern_target(self, name: str, pattern: PatternEntry) -> HostTarget:
@@ -153,7 +154,7 @@ class Inventory:
             wsus_url=server_target.wsus_url if server_target else None,
             selfupdate_url=server_target.selfupdate_url if server_target else None,
             server=server.name if server else None,
-            **self._common(pattern),  # type: ignore[arg-type]
+            **self._common(pattern),
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -67,7 +68,7 @@ class Message:
     text: str
     blocks: list[Block]
 
-    def as_kwargs(self) -> dict[str, object]:
+    def as_kwargs(self) -> dict[str, Any]:
         return {
             "text": clip(self.text, FALLBACK_LIMIT),
             "blocks": [block.to_dict() for block in self.blocks],
@@ -302,3 +303,115 @@ def confirm_for(fix: FixMeta) -> ConfirmObject | None:
             style="danger" if fix.risk is Risk.HIGH else None,
         )
     return None
+
+
+# ---------------------------------------------------------------- fix approvals
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """What an approval card shows; built by the fix flow from the store and the facts."""
+
+    approval_id: str
+    host: str
+    fix: FixMeta
+    state: str
+    requested_by: str
+    expires_at: datetime
+    current: tuple[str, ...] = ()
+    decided_by: str | None = None
+    note: str | None = None
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+    verification: tuple[str, ...] = ()
+    error: str | None = None
+
+
+STATE_EMOJI = {
+    "requested": ":hourglass:",
+    "approved": ":gear:",
+    "running": ":gear:",
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "denied": ":no_entry_sign:",
+    "expired": ":alarm_clock:",
+    "interrupted": ":warning:",
+}
+
+
+def _values(data: dict[str, object] | None) -> str:
+    if not data:
+        return "—"
+    return ", ".join(f"{escape(str(k))}={escape(str(v))}" for k, v in list(data.items())[:12])
+
+
+def approval_card(view: ApprovalView, *, buttons: Sequence[ButtonElement] = ()) -> Message:
+    fix = view.fix
+    lines = [
+        f"*Host:* {escape(view.host)}",
+        f"*Fix:* `{fix.id}` — {escape(fix.title)} (risk: *{fix.risk.value}*)",
+        f"*Requested by:* <@{view.requested_by}> · *expires:* {view.expires_at:%Y-%m-%d %H:%M} UTC",
+    ]
+    if fix.risk is Risk.MANUAL:
+        lines.append("*Runbook (the bot does not run this fix):*")
+        lines += [f"{n}. {escape(step)}" for n, step in enumerate(fix.runbook, 1)]
+    else:
+        lines.append("*What will change:*")
+        lines += [f"• {escape(change)}" for change in fix.changes]
+    if view.current:
+        lines.append("*Now on the host:* " + "; ".join(escape(c) for c in view.current))
+    if fix.caveat:
+        lines.append(f":warning: {escape(fix.caveat)}")
+    status = f"{STATE_EMOJI.get(view.state, '')} *{view.state}*"
+    if view.decided_by:
+        status += f" by <@{view.decided_by}>"
+    if view.note:
+        status += f" — {escape(view.note)}"
+    result_lines = []
+    if view.before is not None or view.after is not None:
+        result_lines.append(f"*Before:* {_values(view.before)}")
+        result_lines.append(f"*After:* {_values(view.after)}")
+    if view.verification:
+        result_lines.append("*Re-check:* " + " · ".join(escape(v) for v in view.verification))
+    if view.error:
+        result_lines.append(f"*Error:* {escape(clip(view.error, 800))}")
+    blocks: list[Block] = [
+        _header(f"Fix request: {fix.title}"),
+        SectionBlock(text=_md("\n".join(lines))),
+        _context(f"approval `{view.approval_id}` · {status}"),
+    ]
+    if result_lines:
+        blocks.append(SectionBlock(text=_md("\n".join(result_lines))))
+    if buttons:
+        blocks.append(ActionsBlock(block_id="approval", elements=list(buttons)))
+    return Message(text=f"fix {fix.id} on {view.host}: {view.state}", blocks=blocks)
+
+
+def approval_buttons(fix: FixMeta, token: str) -> list[ButtonElement]:
+    if fix.risk is Risk.MANUAL:
+        return [
+            ButtonElement(
+                text=PlainTextObject(text="Mark done"),
+                action_id="approval_done",
+                value=token,
+                style="primary",
+            ),
+            ButtonElement(
+                text=PlainTextObject(text="Cancel"), action_id="approval_deny", value=token
+            ),
+        ]
+    return [
+        ButtonElement(
+            text=PlainTextObject(text="Approve"),
+            action_id="approval_approve",
+            value=token,
+            style="primary",
+            confirm=confirm_for(fix),
+        ),
+        ButtonElement(
+            text=PlainTextObject(text="Deny"),
+            action_id="approval_deny",
+            value=token,
+            style="danger",
+        ),
+    ]

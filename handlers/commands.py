@@ -55,7 +55,7 @@ def handle(
     trigger: str,
 ) -> None:
     if parsed.verb == "help":
-        ack(response_type="ephemeral", **blocks.help_message(USAGE).as_kwargs())  # type: ignore[arg-type]
+        ack(response_type="ephemeral", **blocks.help_message(USAGE).as_kwargs())
         return
     refusal = authorize_check(ctx, user, channel)
     if refusal is not None:
@@ -63,7 +63,7 @@ def handle(
         return
     if parsed.verb == "checks":
         message = blocks.catalogue_message(ctx.services.registry.all())
-        ack(response_type="ephemeral", **message.as_kwargs())  # type: ignore[arg-type]
+        ack(response_type="ephemeral", **message.as_kwargs())
         return
     if parsed.verb == "digest":
         from bot.flows.digest_flow import post_digest_now
@@ -78,7 +78,7 @@ def handle(
         return
     if parsed.verb == "history":
         ack()
-        respond(response_type="ephemeral", **history(ctx, target.name).as_kwargs())  # type: ignore[arg-type]
+        respond(response_type="ephemeral", **history(ctx, target.name).as_kwargs())
         return
     now = ctx.now()
     # Slack redelivers a command it thinks was lost with the same trigger_id: the database

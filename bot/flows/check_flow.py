@@ -77,7 +77,7 @@ def start_check(
         posted = ctx.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
-            **placeholder.as_kwargs(),  # type: ignore[arg-type]
+            **placeholder.as_kwargs(),
         )
     except SlackApiError as exc:
         error = exc.response.get("error")
@@ -143,8 +143,8 @@ def _post_result(
     ctx: BotContext, channel: str, ts: str, message: blocks.Message, report: Report
 ) -> None:
     try:
-        ctx.client.chat_update(channel=channel, ts=ts, **message.as_kwargs())  # type: ignore[arg-type]
+        ctx.client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
         for detail in blocks.report_details(report):
-            ctx.client.chat_postMessage(channel=channel, thread_ts=ts, **detail.as_kwargs())  # type: ignore[arg-type]
+            ctx.client.chat_postMessage(channel=channel, thread_ts=ts, **detail.as_kwargs())
     except SlackApiError as exc:
         log.error("posting the result for %s failed: %s", report.host, exc.response.get("error"))

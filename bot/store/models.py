@@ -128,3 +128,24 @@ class ActionToken(Base):
     channel: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class FollowUp(Base):
+    """A check to run later (self-update takes 6-10 minutes), by the bot's clock."""
+
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime]
+    #: "pending" -> "running" -> "done": claimed by compare-and-set, so it runs once
+    state: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    #: what the fix saw before it ran (the seed's LastWaitTimeout rule compares with it)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_followups_state_due", "state", "due_at"),)

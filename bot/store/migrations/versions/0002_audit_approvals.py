@@ -1,4 +1,4 @@
-"""audit, approvals, action tokens
+"""audit, approvals, action tokens, follow-ups
 
 Revision ID: 0002
 Revises: 0001
@@ -64,9 +64,25 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
     )
+    op.create_table(
+        "followups",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("approval_id", sa.String(64), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("due_at", TS, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("channel", sa.String(64), nullable=True),
+        sa.Column("thread_ts", sa.String(32), nullable=True),
+        sa.Column("requested_by", sa.String(255), nullable=False),
+        sa.Column("before", sa.JSON(), nullable=True),
+        sa.Column("outcome", sa.String(32), nullable=True),
+    )
+    op.create_index("ix_followups_state_due", "followups", ["state", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_followups_state_due", "followups")
+    op.drop_table("followups")
     op.drop_table("action_tokens")
     op.drop_index("ix_approvals_state", "approvals")
     op.drop_table("approvals")

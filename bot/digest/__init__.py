@@ -1,0 +1,2 @@
+"""Scheduled digests of stalled client self-updates (issue 7): what counts as stalled,
+how a digest is gathered from the estate, the trend between runs, and the CSV export."""

@@ -1,0 +1,232 @@
+"""Fix approvals: exactly-once by compare-and-set in the database, not by memory.
+
+A state moves only with ``UPDATE ... WHERE id = :id AND state IN (:expected)``; the one
+caller whose update touched the row won. Concurrent clicks, Slack retries and replicas
+sharing one PostgreSQL all meet at that single statement.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.store.db import Database
+from bot.store.models import Approval, FollowUp
+
+
+class State(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def final(self) -> bool:
+        return self not in (State.REQUESTED, State.APPROVED, State.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    id: str
+    host: str
+    fix_id: str
+    state: State
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    finished_at: datetime | None
+    channel: str | None
+    thread_ts: str | None
+    message_ts: str | None
+    run_id: int | None
+    context: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+
+
+def _record(row: Approval) -> ApprovalRecord:
+    return ApprovalRecord(
+        id=row.id,
+        host=row.host,
+        fix_id=row.fix_id,
+        state=State(row.state),
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        expires_at=row.expires_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        finished_at=row.finished_at,
+        channel=row.channel,
+        thread_ts=row.thread_ts,
+        message_ts=row.message_ts,
+        run_id=row.run_id,
+        context=row.context or {},
+        result=row.result,
+        error=row.error,
+    )
+
+
+class ApprovalStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        *,
+        host: str,
+        fix_id: str,
+        requested_by: str,
+        now: datetime,
+        expires_at: datetime,
+        channel: str | None,
+        thread_ts: str | None,
+        run_id: int | None,
+        context: dict[str, Any],
+    ) -> ApprovalRecord:
+        row = Approval(
+            id="apr_" + secrets.token_hex(8),
+            host=host.lower(),
+            fix_id=fix_id,
+            state=State.REQUESTED.value,
+            requested_by=requested_by,
+            requested_at=now,
+            expires_at=expires_at,
+            channel=channel,
+            thread_ts=thread_ts,
+            run_id=run_id,
+            context=context,
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return _record(row)
+
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        if not approval_id or len(approval_id) > 64:
+            return None
+        with self._db.session() as session:
+            row = session.get(Approval, approval_id)
+            return _record(row) if row else None
+
+    def set_message(self, approval_id: str, message_ts: str) -> None:
+        with self._db.session() as session:
+            session.execute(
+                update(Approval).where(Approval.id == approval_id).values(message_ts=message_ts)
+            )
+
+    def transition(
+        self,
+        approval_id: str,
+        expected: State | tuple[State, ...],
+        new: State,
+        **values: Any,
+    ) -> bool:
+        """Compare-and-set: True only for the caller that moved the row."""
+        states = (expected,) if isinstance(expected, State) else expected
+        statement = (
+            update(Approval)
+            .where(Approval.id == approval_id, Approval.state.in_([s.value for s in states]))
+            .values(state=new.value, **values)
+        )
+        with self._db.session() as session:
+            result = session.execute(statement)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    def in_states(self, *states: State) -> list[ApprovalRecord]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(Approval).where(Approval.state.in_([s.value for s in states]))
+            ).scalars()
+            return [_record(row) for row in rows]
+
+    def expired_requests(self, now: datetime) -> list[ApprovalRecord]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(Approval).where(
+                    Approval.state == State.REQUESTED.value, Approval.expires_at <= now
+                )
+            ).scalars()
+            return [_record(row) for row in rows]
+
+    # ---------------------------------------------------------------- follow-ups
+
+    def add_followup(
+        self,
+        *,
+        approval_id: str,
+        host: str,
+        due_at: datetime,
+        channel: str | None,
+        thread_ts: str | None,
+        requested_by: str,
+        before: dict[str, Any] | None,
+    ) -> int:
+        row = FollowUp(
+            approval_id=approval_id,
+            host=host.lower(),
+            due_at=due_at,
+            state="pending",
+            channel=channel,
+            thread_ts=thread_ts,
+            requested_by=requested_by,
+            before=before,
+        )
+        with self._db.session() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def claim_due_followups(self, now: datetime) -> list[FollowUp]:
+        """Due follow-ups this caller now owns (pending -> running by compare-and-set)."""
+        with self._db.session() as session:
+            due = (
+                session.execute(
+                    select(FollowUp.id).where(FollowUp.state == "pending", FollowUp.due_at <= now)
+                )
+                .scalars()
+                .all()
+            )
+        claimed: list[FollowUp] = []
+        for followup_id in due:
+            with self._db.session() as session:
+                result = session.execute(
+                    update(FollowUp)
+                    .where(FollowUp.id == followup_id, FollowUp.state == "pending")
+                    .values(state="running")
+                )
+                if int(getattr(result, "rowcount", 0) or 0) == 1:
+                    row = session.get(FollowUp, followup_id)
+                    assert row is not None
+                    session.expunge(row)
+                    claimed.append(row)
+        return claimed
+
+    def finish_followup(self, followup_id: int, outcome: str) -> None:
+        with self._db.session() as session:
+            session.execute(
+                update(FollowUp)
+                .where(FollowUp.id == followup_id)
+                .values(state="done", outcome=outcome)
+            )
+
+    def followups(self, approval_id: str) -> list[FollowUp]:
+        with self._db.session() as session:
+            rows = list(
+                session.execute(
+                    select(FollowUp).where(FollowUp.approval_id == approval_id)
+                ).scalars()
+            )
+            for row in rows:
+                session.expunge(row)
+            return rows
