@@ -73,6 +73,12 @@ def read_incremental(log_dir: Path, cursor: dict[str, Any] | None, max_bytes: in
         offset = start
         chunk = data[start : start + budget]
         end_of_full_lines = chunk.rfind(b"\n") + 1
+        if end_of_full_lines == 0 and budget > 0 and len(chunk) == budget:
+            # one line longer than the whole budget: take it, or the cursor never moves
+            newline = data.find(b"\n", start)
+            if newline != -1:
+                chunk = data[start : newline + 1]
+                end_of_full_lines = len(chunk)
         for raw in chunk[:end_of_full_lines].split(b"\n")[:-1]:
             text = raw.decode("latin-1").rstrip("\r")
             if text.startswith("#Fields:"):

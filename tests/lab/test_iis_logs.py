@@ -200,3 +200,13 @@ def test_history_older_than_a_day_lands_in_earlier_files(start_estate: Any) -> N
     two_days_ago = (estate.clock.now() - timedelta(days=2)).strftime("u_ex%y%m%d.log")
     assert names[0] == two_days_ago
     assert names[-1] == estate.clock.now().strftime("u_ex%y%m%d.log")
+
+
+def test_a_line_longer_than_max_bytes_still_advances(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex260101.log"
+    long_stem = "/wutrack.bin" + "x" * 300
+    write(path, HEAD + line(long_stem, 404) + "\n")
+    cursor = {"file": path.name, "offset": len(HEAD.replace("\n", "\r\n"))}
+    read = read_incremental(tmp_path, cursor, 50)
+    assert read.lines == [FIELDS, line(long_stem, 404)]
+    assert read.cursor == {"file": path.name, "offset": path.stat().st_size}
