@@ -292,7 +292,11 @@ def scan_lines(
 def scan_files(
     paths: Sequence[str | os.PathLike[str]], *, resume: ScanResult | None = None
 ) -> ScanResult:
-    """Scan log files in the order given (oldest first; plain or gzip'd)."""
+    """Scan log files in the order given (oldest first; plain or gzip'd).
+
+    Each file starts with no ``#Fields`` layout (IIS writes its header into every file).
+    A file that is missing or cannot be opened raises :class:`OSError`.
+    """
     result = resume if resume is not None else ScanResult()
     for path in paths:
         stats = ParseStats()

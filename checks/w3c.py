@@ -395,8 +395,9 @@ def open_log(path: str | os.PathLike[str], *, stats: ParseStats | None = None) -
 
     UTF-8 is decoded with replacement (IIS may write ANSI values). A missing file
     raises :class:`OSError` here; the file is opened on the first iteration (so an
-    iterator never started holds no handle), and a read error later (a truncated gzip)
-    ends the stream and is counted in ``stats`` as ``read_error``.
+    iterator never started holds no handle: a file that cannot be opened raises
+    :class:`OSError` there). A read error after that (a truncated or corrupt gzip) ends
+    the stream and is counted in ``stats`` as ``read_error``.
     """
     os.stat(path)
     return _lines(path, stats)

@@ -189,7 +189,8 @@ def test_unknown_when_document_missing() -> None:
 
 def test_unknown_when_document_has_only_errors() -> None:
     errors = [{"source": "iis_log.read", "message": "log_dir not found"}]
-    for lines in (None, []):
+    empty: list[str] = []
+    for lines in (None, empty):
         finding = evaluate(facts({"lines": lines, "errors": errors}), CTX)
         assert finding.status is Status.UNKNOWN
         assert finding.evidence == ("iis_log.read: log_dir not found",)
