@@ -4,7 +4,20 @@ a healthy one, and which checks must FAIL / WARN on which host.
 A file holds ``description``, ``expect`` (host -> ``{fail: [...], warn: [...]}``; hosts not
 listed expect neither), ``servers`` and ``clients`` (name -> spec, see :class:`HostSpec`).
 Host state is a deep merge of the spec's ``state`` onto the healthy template (``null``
-deletes a key). Times are relative to the lab clock: ``now``, ``now-45d``, ``now+26h``.
+deletes a key). Times are relative to the lab clock: ``now``, ``now-45d``, ``now+26h``,
+``now-1d6h``; they are resolved when a probe answers.
+
+Server keys: ``kind`` (wsus | sus), ``managed`` (false: left out of the bot's config),
+``state`` (wsus, iis.sites.<name>.{bindings, anonymous_auth, vdirs./<path>, sharepoint,
+content}, iis.app_pools, services), ``log_history`` (W3C lines to seed: ``{at, path,
+status, count, every, clients, query, substatus, win32_status, port}``), ``fleet`` (a
+generated inventory: ``{count, seed, stale_warn, stale_fail, never, old_agent}``),
+``http_overrides`` (path prefix -> ``{status, delay_ms}``), ``faults``, ``fail_fixes``.
+Client keys: ``os`` (xp | 2003 | win7 | win10), ``server``, ``state`` (agent, policy
+— ``"@server"`` / ``"@server:<name>"`` mean that server's WSUS URL —, au, services, logs,
+proxy), ``network_blocked`` (server -> timeout | refused, or port -> ...), ``utc_offset``
+(``+9h``), ``faults`` (latency_ms, refuse, force_401, fault_500, malformed_xml,
+truncate_json, hang), ``fail_fixes`` (fix probe names that answer "Access is denied.").
 """
 
 from __future__ import annotations
@@ -90,8 +103,9 @@ class HostSpec:
     name: str
     role: str
     state: JsonDict
-    #: servers: "wsus" or "sus"; False = not in the bot's config (a foreign box)
+    #: servers: "wsus" or "sus"
     kind: str = "wsus"
+    #: False: a foreign box the bot's config does not list (the SUS server clients still use)
     managed: bool = True
     log_history: tuple[JsonDict, ...] = ()
     fleet: FleetSpec | None = None

@@ -242,7 +242,7 @@ def test_nominal_ports(tmp_path: Path) -> None:
     with Estate.start(
         "healthy", workdir=tmp_path / "e", base_address="127.0.3.0", ports="nominal"
     ) as estate:
-        wsus = estate.host("wsus01")
+        wsus = estate.server("wsus01")
         assert wsus.selfupdate_url == "http://127.0.3.10"
         assert wsus.wsus_url == "http://127.0.3.10:8530"
         assert estate.wsman("xp01").url == "http://127.0.3.20:5985/wsman"

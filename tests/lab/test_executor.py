@@ -57,7 +57,11 @@ def test_probe_directly_in_the_encoded_command(start_estate: Any) -> None:
 
 def test_bundle_counts_itself_and_its_parts(start_estate: Any) -> None:
     server = start_estate("healthy").host("wsus01")
-    probes = {"server_facts": {}, "wsus_computers": {}, "no_such_probe": {}}
+    probes: dict[str, dict[str, Any]] = {
+        "server_facts": {},
+        "wsus_computers": {},
+        "no_such_probe": {},
+    }
     result = server(staged(probe_script("bundle", {"probes": probes})))
     documents = json.loads(result.stdout)["documents"]
     assert documents["no_such_probe"]["errors"][0]["message"] == "unknown probe"

@@ -35,7 +35,7 @@ def iso(text: str) -> datetime:
 
 
 def fix(host: Any, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = host.answer(name, params or {})
+    result: dict[str, Any] = host.answer(name, params or {})
     assert problems(result, FIX_RESULT) == []
     return result
 
