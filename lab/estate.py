@@ -90,6 +90,48 @@ def _address(base: str, offset: int) -> str:
     return str(address)
 
 
+class _NtlmUsers:
+    """The process's NTLM credential file (pyspnego reads the one NTLM_USER_FILE names).
+
+    Estates alive at the same time in one process share one password: the acceptor takes
+    the first line matching ``LAB\\wsusbot``, so two passwords for it cannot both work.
+    Each estate keeps its own copy of the file in its workdir; the variable always names
+    a live estate's copy and is restored once the last estate stops."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: list[Estate] = []
+        self._before: str | None = None
+
+    def join(self, estate: Estate) -> None:
+        with self._lock:
+            if not self._live:
+                self._before = os.environ.get("NTLM_USER_FILE")
+            password = self._live[0]._password if self._live else secrets.token_urlsafe(18)
+            estate._password = password
+            Estate._write_secret(estate.password_file, password)
+            user_file = write_ntlm_user_file(
+                estate.workdir / "ntlm_users", {estate.username: password}
+            )
+            os.environ["NTLM_USER_FILE"] = str(user_file)
+            self._live.append(estate)
+
+    def leave(self, estate: Estate) -> None:
+        with self._lock:
+            if estate not in self._live:
+                return
+            self._live.remove(estate)
+            if self._live:
+                os.environ["NTLM_USER_FILE"] = str(self._live[-1].workdir / "ntlm_users")
+            elif self._before is None:
+                os.environ.pop("NTLM_USER_FILE", None)
+            else:
+                os.environ["NTLM_USER_FILE"] = self._before
+
+
+_NTLM_USERS = _NtlmUsers()
+
+
 class Estate:
     """A running scenario. Build it with :meth:`start`; :meth:`stop` is idempotent."""
 
@@ -100,12 +142,11 @@ class Estate:
         self.clock = LabClock()
         self.network = Network()
         self.username = USERNAME
-        self._password = secrets.token_urlsafe(18)
+        self._password = ""
         self.password_file = workdir / "winrm_password"
         self._servers: dict[str, ServerHost] = {}
         self._clients: dict[str, ClientHost] = {}
         self._wsman: dict[str, WsmanServer] = {}
-        self._previous_user_file: str | None = None
         self._stopped = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -133,12 +174,7 @@ class Estate:
         return estate
 
     def _build(self, base_address: str, ports: _Ports, latency_ms: int) -> None:
-        self._write_secret(self.password_file, self._password)
-        user_file = write_ntlm_user_file(
-            self.workdir / "ntlm_users", {self.username: self._password}
-        )
-        self._previous_user_file = os.environ.get("NTLM_USER_FILE")
-        os.environ["NTLM_USER_FILE"] = str(user_file)
+        _NTLM_USERS.join(self)
         for index, spec in enumerate(self.scenario.servers):
             address = _address(base_address, 10 + index)
             server = ServerHost(
@@ -216,11 +252,7 @@ class Estate:
             stopper.start()
         for stopper in stoppers:
             stopper.join()
-        if os.environ.get("NTLM_USER_FILE") == str(self.workdir / "ntlm_users"):
-            if self._previous_user_file is None:
-                os.environ.pop("NTLM_USER_FILE", None)
-            else:
-                os.environ["NTLM_USER_FILE"] = self._previous_user_file
+        _NTLM_USERS.leave(self)
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -248,3 +248,16 @@ def test_nominal_ports(tmp_path: Path) -> None:
         assert estate.wsman("xp01").url == "http://127.0.3.20:5985/wsman"
         statuses = [e["status"] for e in estate.host("xp01").answer("client_facts", {})["http"]]
         assert statuses == [200, 200, 200, 200]
+
+
+def test_two_estates_at_once_both_accept_ntlm(tmp_path: Path) -> None:
+    previous = os.environ.get("NTLM_USER_FILE")
+    with (
+        Estate.start("healthy", workdir=tmp_path / "one") as first,
+        Estate.start("au_disabled", workdir=tmp_path / "two", base_address="127.0.4.0") as second,
+    ):
+        for estate in (first, second):
+            assert session(estate, "xp01").run_ps(probe_script("client_facts", {})).status_code == 0
+        first.stop()
+        assert session(second, "xp01").run_ps(probe_script("client_facts", {})).status_code == 0
+    assert os.environ.get("NTLM_USER_FILE") == previous
