@@ -65,6 +65,7 @@ class LocalSlack:
         *,
         ack_timeout: float = 3.0,
         max_socket_retries: int = MAX_SOCKET_RETRIES,
+        socket_ping_interval: float = 5.0,
     ) -> None:
         if not address.startswith("127.") and address not in ("localhost", "::1"):
             raise ValueError("the local Slack listens on loopback only")
@@ -72,6 +73,7 @@ class LocalSlack:
         self.address = address
         self.ack_timeout = ack_timeout
         self.max_socket_retries = max_socket_retries
+        self.socket_ping_interval = socket_ping_interval
         self.bot_token = f"xoxb-lab-{secrets.token_hex(12)}"
         self.app_token = f"xapp-1-lab-{secrets.token_hex(12)}"
         self.signing_secret = secrets.token_hex(16)
@@ -121,9 +123,11 @@ class LocalSlack:
             self._stopped = True
             return
         self._stopped = True
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(START_TIMEOUT)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(START_TIMEOUT)
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(START_TIMEOUT)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(START_TIMEOUT)
 
     def __enter__(self) -> LocalSlack:
         return self.start() if self._thread is None else self
@@ -169,8 +173,9 @@ class LocalSlack:
             loop.run_until_complete(self._setup())
         except BaseException as exc:  # reported to start() in the caller's thread
             self._start_error = exc
-            self._started.set()
+            loop.run_until_complete(self._shutdown())
             loop.close()
+            self._started.set()
             return
         self._started.set()
         try:
@@ -193,9 +198,11 @@ class LocalSlack:
                 *self._control_routes(),
             ]
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.address, self._requested_port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.address, self._requested_port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
@@ -273,14 +280,27 @@ class LocalSlack:
         assert self._connected is not None
         async with self._connected:
             self._connected.notify_all()
+        pinger = asyncio.ensure_future(self._ping_forever(ws))
         try:
             async for frame in ws:
                 if frame.type == aiohttp.WSMsgType.TEXT:
                     self._on_socket_text(frame.data)
         finally:
+            pinger.cancel()
+            await asyncio.gather(pinger, return_exceptions=True)
             if ws in self._sockets:
                 self._sockets.remove(ws)
         return ws
+
+    async def _ping_forever(self, ws: web.WebSocketResponse) -> None:
+        # Slack pings its clients; the pings also wake the builtin client's blocking
+        # receive, so its close() returns quickly instead of after its 3 s receive timeout.
+        while not ws.closed:
+            await asyncio.sleep(self.socket_ping_interval)
+            try:
+                await ws.ping()
+            except (ConnectionError, RuntimeError):
+                return
 
     def _on_socket_text(self, text: str) -> None:
         try:
@@ -293,9 +313,10 @@ class LocalSlack:
         if delivery is None:
             return
         payload = message.get("payload")
-        delivery.record_ack(payload if isinstance(payload, dict) else None)
-        if isinstance(payload, dict) and delivery.acks and len(delivery.acks) == 1:
+        # Show the reply before recording the ack, so a test that waited for the ack sees it.
+        if isinstance(payload, dict) and not delivery.acked:
             self._apply_ack_payload(delivery, payload)
+        delivery.record_ack(payload if isinstance(payload, dict) else None)
         event = self._ack_events.get(delivery.id)
         if event is not None:
             event.set()
@@ -358,10 +379,10 @@ class LocalSlack:
         try:
             async with self._http.post(url, data=signed.body, headers=signed.headers) as resp:
                 body = await resp.text()
-                payload = _json_object(body) if resp.status == 200 else None
-                delivery.record_ack(payload, http_status=resp.status, http_body=body)
+                payload = _ack_body_payload(body) if resp.status == 200 else None
                 if payload is not None:
                     self._apply_ack_payload(delivery, payload)
+                delivery.record_ack(payload, http_status=resp.status, http_body=body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             delivery.record_error(f"http delivery failed: {type(exc).__name__}")
 
@@ -853,6 +874,13 @@ def _json_object(text: str) -> JsonDict | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _ack_body_payload(body: str) -> JsonDict | None:
+    """Slack reads a plain-text HTTP ack body as the reply's text, and JSON as the reply."""
+    if not body.strip():
+        return None
+    return _json_object(body) or {"text": body}
 
 
 def _truthy(value: Any) -> bool:
