@@ -129,7 +129,5 @@ class Digest:
     def top_hosts(self, count: int) -> list[str]:
         """Checkable hosts first (their button works), then the most causes, then name."""
         stalled = self.stalled
-        ranked = sorted(
-            stalled, key=lambda h: (h not in self.checkable, -len(stalled[h]), h)
-        )
+        ranked = sorted(stalled, key=lambda h: (h not in self.checkable, -len(stalled[h]), h))
         return ranked[:count]

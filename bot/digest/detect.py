@@ -76,9 +76,7 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def log_sightings(
-    failures: Iterable[LogFailureState], *, canonical: Canonical
-) -> list[Sighting]:
+def log_sightings(failures: Iterable[LogFailureState], *, canonical: Canonical) -> list[Sighting]:
     """One sighting per client whose self-update requests are still failing (no success
     on that path after the last failure)."""
     per_host: dict[str, list[LogFailureState]] = {}

@@ -54,7 +54,6 @@ def authorize_check(ctx: BotContext, user: str, channel: str) -> Refusal | None:
         return refuse(
             ctx,
             user,
-            channel,
             "you need the viewer role to run checks; ask a wsusbot admin to add you "
             "to [roles] viewers",
         )

@@ -37,15 +37,11 @@ from checks.errors import (
     RemoteError,
     TlsError,
 )
+from checks.probes import compose
 from checks.secret import Secret
 
 log = logging.getLogger(__name__)
 
-STAGER = (
-    "# wsusbot-stager v1\r\n"
-    "$ErrorActionPreference = 'Stop'\r\n"
-    "& ([ScriptBlock]::Create([Console]::In.ReadToEnd()))\r\n"
-)
 POWERSHELL = "powershell.exe"
 #: a hostile or broken host must not make the bot buffer without bound
 MAX_OUTPUT_BYTES = 64 * 2**20
@@ -171,7 +167,9 @@ class WinrmClient:
         try:
             with _translated(target.name, password, stage="run"):
                 command_id = protocol.run_command(
-                    shell_id, POWERSHELL, [*POWERSHELL_ARGS, "-EncodedCommand", encoded(STAGER)]
+                    shell_id,
+                    POWERSHELL,
+                    [*POWERSHELL_ARGS, "-EncodedCommand", encoded(compose.stager())],
                 )
                 protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
                 stdout, stderr, code = self._receive(

@@ -1,0 +1,199 @@
+"""Gather one digest: check each WSUS server in scope (one bundle: server facts, the new
+IIS log lines from the stored cursor, the computer inventory), fold the log lines into
+the stored failure state, then read check history and follow-up audit rows.
+
+A server that cannot be read is named (``Digest.not_read``) and the others still count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import DigestConfig
+from bot.digest.causes import Digest, ServerNotRead
+from bot.digest.detect import (
+    followup_sightings,
+    history_sightings,
+    inventory_sightings,
+    log_sightings,
+)
+from bot.services import Services
+from bot.store.audit import AuditAction, AuditLog
+from bot.store.digests import DigestStore, LogObservation
+from checks.collect.target import HostTarget
+from checks.facts import IisLog, ServerFacts, WsusComputer
+from checks.logscan import SELFUPDATE_PATHS, ScanResult, is_success
+from checks.report import Report
+from checks.w3c import iter_records
+
+log = logging.getLogger(__name__)
+
+#: how far back follow-up audit rows are read (a follow-up older than this is history)
+FOLLOWUP_LOOKBACK = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    servers: list[HostTarget]
+    #: inventory clients in scope (lower-case name -> target)
+    clients: dict[str, HostTarget]
+
+
+def digest_scope(services: Services, digest: DigestConfig) -> Scope:
+    """Servers named or in the digest's groups (all servers when neither is given), and
+    the inventory clients of those servers or in those groups."""
+    inventory = services.inventory
+    settings = services.settings
+    server_names = {s.name.lower() for s in settings.servers}
+    group_members = {m.lower() for g in digest.groups for m in inventory.groups().get(g, [])}
+    wanted = {n.lower() for n in digest.servers} | (group_members & server_names)
+    unrestricted = not digest.servers and not digest.groups
+    servers = [
+        inventory.resolve(s.name)
+        for s in settings.servers
+        if unrestricted or s.name.lower() in wanted
+    ]
+    chosen = {s.name.lower() for s in servers}
+    clients = {
+        c.name.lower(): inventory.resolve(c.name)
+        for c in settings.clients
+        if unrestricted
+        or c.name.lower() in group_members
+        or (c.server is not None and c.server.lower() in chosen)
+    }
+    return Scope(servers, clients)
+
+
+class _Names:
+    """Show one name per machine: the inventory's client name when the server's
+    inventory or log knows the same machine by its FQDN or address."""
+
+    def __init__(self, clients: Iterable[HostTarget]) -> None:
+        self._by_address: dict[str, str] = {}
+        self._by_label: dict[str, str] = {}
+        for client in clients:
+            self._by_address[client.address.lower()] = client.name.lower()
+            self._by_label[client.name.lower()] = client.name.lower()
+        self._computer_by_ip: dict[str, str] = {}
+
+    def learn(self, computers: Iterable[WsusComputer]) -> None:
+        for computer in computers:
+            if computer.ip and computer.name:
+                self._computer_by_ip.setdefault(computer.ip.lower(), computer.name.lower())
+
+    def __call__(self, name: str | None, ip: str | None) -> str:
+        address = (ip or "").strip().lower()
+        if address in self._by_address:
+            return self._by_address[address]
+        text = (name or "").strip().lower()
+        if not text and address in self._computer_by_ip:
+            text = self._computer_by_ip[address]
+        if text:
+            return self._by_label.get(text.split(".", 1)[0], text)
+        return address or "(unnamed)"
+
+
+def observations(iis_log: IisLog) -> list[LogObservation]:
+    """Failures (handshake rule applied by ``checks.logscan``) and the newest success per
+    client and path, from the lines of one incremental read."""
+    scan = ScanResult()
+    successes: dict[tuple[str, str], tuple[str, datetime, datetime]] = {}
+    for record in iter_records(iis_log.lines or [], stem_prefixes=SELFUPDATE_PATHS):
+        scan.add(record)
+        if is_success(record.status):
+            key = (record.client_ip, record.uri_stem.lower())
+            known = successes.get(key)
+            first = record.time if known is None else min(known[1], record.time)
+            last = record.time if known is None else max(known[2], record.time)
+            successes[key] = (record.uri_stem, first, last)
+    found = [
+        LogObservation(f.client_ip, f.path, f.status, f.count, f.first_seen, f.last_seen)
+        for f in scan.failures
+    ]
+    found += [
+        LogObservation(ip, path, None, 1, first, last)
+        for (ip, _), (path, first, last) in successes.items()
+    ]
+    return found
+
+
+def _unread_reason(report: Report, facts: object) -> str | None:
+    if report.unreachable_reason:
+        return report.unreachable_reason.replace("_", " ")
+    if not isinstance(facts, ServerFacts):
+        return "not a WSUS server"
+    return None
+
+
+async def gather(
+    services: Services,
+    digest: DigestConfig,
+    *,
+    now: datetime,
+    requested_by: str,
+) -> Digest:
+    store = DigestStore(services.db)
+    thresholds = (digest.thresholds or services.settings.thresholds).to_thresholds()
+    scope = digest_scope(services, digest)
+    names = _Names(scope.clients.values())
+    result = Digest(
+        digest_id=digest.id,
+        generated_at=now,
+        checkable=frozenset(scope.clients) | {s.name.lower() for s in scope.servers},
+    )
+    async with services.runner(cursors=lambda target: store.cursor(target.name)) as runner:
+        outcomes = await runner.check_many(scope.servers, requested_by)
+    inventories: list[tuple[str, list[WsusComputer]]] = []
+    for outcome in outcomes:
+        server = outcome.target.name.lower()
+        reason = _unread_reason(outcome.report, outcome.facts)
+        if reason is not None:
+            result.not_read.append(ServerNotRead(server, reason))
+            continue
+        facts = outcome.facts
+        assert isinstance(facts, ServerFacts)
+        result.servers_read.append(server)
+        computers = facts.wsus_computers.computers if facts.wsus_computers else None
+        if computers is None:
+            result.not_read.append(ServerNotRead(server, "WSUS inventory not readable"))
+        else:
+            names.learn(computers)
+            inventories.append((server, computers))
+        if facts.iis_log is None or facts.iis_log.lines is None:
+            result.not_read.append(ServerNotRead(server, "IIS logs not readable"))
+        else:
+            await asyncio.to_thread(store.merge_observations, server, observations(facts.iis_log))
+            if facts.iis_log.cursor is not None:
+                await asyncio.to_thread(store.save_cursor, server, facts.iis_log.cursor, now)
+    for server, computers in inventories:
+        result.computers_seen += len(computers)
+        result.add(
+            inventory_sightings(
+                computers, server=server, now=now, thresholds=thresholds, canonical=names
+            )
+        )
+    window = now - timedelta(hours=thresholds.log_error_window_hours)
+    for server in result.servers_read:
+        failures = await asyncio.to_thread(store.log_failures, server, window)
+        result.add(log_sightings(failures, canonical=names))
+    result.add(history_sightings(await asyncio.to_thread(_latest_reports, services, scope)))
+    records = await asyncio.to_thread(
+        AuditLog(services.db).query, since=now - FOLLOWUP_LOOKBACK, action=AuditAction.FOLLOWUP
+    )
+    unrestricted = not digest.servers and not digest.groups
+    result.add(s for s in followup_sightings(records) if unrestricted or s.host in scope.clients)
+    return result
+
+
+def _latest_reports(services: Services, scope: Scope) -> list[tuple[str, Report]]:
+    runs = services.runs
+    found = []
+    for name in scope.clients:
+        latest = runs.history(name, limit=1)
+        if latest:
+            found.append((name, Report.from_json(latest[0].report)))
+    return found

@@ -1,0 +1,133 @@
+"""The real bot (Bolt, Socket Mode or HTTP) against the lab's local Slack and hosts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.cli.lab_cmd import LAB_ROLES, slack_sections
+from bot.config import Settings, load_settings
+from bot.runtime import BotRuntime, Mode
+from lab.estate import Estate
+from lab.slack import LocalSlack
+
+CHANNEL = "C0WSUS"
+
+
+class TestClock:
+    """The bot's clock: real time plus an offset the test moves with the lab clock."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
+
+
+@dataclass
+class SlackLab:
+    estate: Estate
+    slack: LocalSlack
+    runtime: BotRuntime
+    settings: Settings
+    clock: TestClock
+    config: Path
+
+    def command(
+        self, user: str, text: str, *, channel: str = CHANNEL, mode: Mode = "socket", **kwargs: Any
+    ) -> Any:
+        return self.slack.type_command(user, channel, "/wsus", text, mode=mode, **kwargs)
+
+    def bot_messages(self, channel: str = CHANNEL) -> list[Any]:
+        return self.slack.messages(channel)
+
+    def final_message(self, host: str, channel: str = CHANNEL, timeout: float = 30.0) -> Any:
+        """The top-level message about `host`, once it no longer says 'checking'."""
+
+        def done() -> Any:
+            for message in self.slack.messages(channel):
+                if message.text.startswith(f"{host}: ") and "checking" not in message.text:
+                    return message
+            return None
+
+        return self.slack.wait_for(done, timeout=timeout, description=f"verdict for {host}")
+
+    def drain(self) -> None:
+        assert self.runtime.ctx is not None
+        self.runtime.ctx.worker.drain(60)
+
+
+def lab_sections(slack: LocalSlack, workdir: Path, **overrides: Any) -> dict[str, Any]:
+    sections = slack_sections(slack, workdir)
+    sections.pop("digests", None)
+    sections["roles"] = dict(LAB_ROLES)
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        sections.setdefault(section, {})[name] = value
+    return sections
+
+
+@contextmanager
+def slack_lab(
+    scenario: str,
+    tmp_path: Path,
+    *,
+    mode: Mode = "socket",
+    database_url: str | None = None,
+    clock: TestClock | None = None,
+    estate: Estate | None = None,
+    slack: LocalSlack | None = None,
+    **overrides: Any,
+) -> Iterator[SlackLab]:
+    own_estate = estate is None
+    own_slack = slack is None
+    estate = estate or Estate.start(scenario, workdir=tmp_path / "lab")
+    slack = slack or LocalSlack().start()
+    clock = clock or TestClock()
+    runtime: BotRuntime | None = None
+    try:
+        extra = lab_sections(slack, estate.workdir, **overrides)
+        if database_url:
+            extra.setdefault("store", {})["url"] = database_url
+        config = estate.write_config(tmp_path / f"wsusbot-{mode}.toml", extra)
+        settings = load_settings(config, env={})
+        runtime = BotRuntime(settings, mode=mode, clock=clock, env={}, port=0, health_port=0)
+        runtime.start()
+        if mode == "http":
+            slack.http_bot_url = f"http://127.0.0.1:{runtime.http_port}/slack/events"
+        else:
+            slack.wait_for_socket()
+        yield SlackLab(estate, slack, runtime, settings, clock, config)
+    finally:
+        if runtime is not None:
+            runtime.stop()
+        if own_slack:
+            slack.stop()
+        if own_estate:
+            estate.stop()
+
+
+def blocks_text(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def buttons(message: Any) -> list[dict[str, Any]]:
+    found = []
+    for block in message.blocks:
+        if block.get("type") == "actions":
+            found.extend(e for e in block.get("elements", []) if e.get("type") == "button")
+    return found

@@ -1,0 +1,181 @@
+"""Issue 5 end to end: the real Bolt app against the lab's local Slack and hosts."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.store.audit import AuditLog
+from tests.integration.slack_support import CHANNEL, SlackLab, blocks_text, buttons, slack_lab
+
+OPERATOR = "U0OPER"
+VIEWER = "U0VIEWER"
+
+
+@pytest.fixture(params=["socket", "http"])
+def lab(request: pytest.FixtureRequest, tmp_path: Path) -> SlackLab:
+    with slack_lab("mixed", tmp_path, mode=request.param) as running:
+        yield running  # type: ignore[misc]
+
+
+def test_check_posts_at_once_then_the_verdict_in_place(lab: SlackLab) -> None:
+    delivery = lab.command(VIEWER, "check wsus01", mode=lab.runtime.mode)
+    ack = delivery.wait_ack(5)
+    assert ack.latency < 3.0
+    message = lab.final_message("wsus01")
+    # the placeholder was edited in place, not followed by a second message
+    assert message.edits, "the verdict replaces the 'checking' message"
+    assert "checking" in message.edits[0].text
+    assert message.text.startswith("wsus01: FAIL")
+    text = blocks_text(message.blocks)
+    assert "server.selfupdate_vdir" in text
+    assert "Seed" in text
+    assert any(b["action_id"].startswith("fix_request:") for b in buttons(message))
+    thread = lab.slack.wait_for(
+        lambda: len(lab.slack.messages(CHANNEL, thread_ts=message.ts)) > 1 or None,
+        timeout=10,
+        description="details in the thread",
+    )
+    assert thread
+
+
+def test_healthy_host_passes(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        lab.command(VIEWER, "check wsus01").wait_ack(5)
+        message = lab.final_message("wsus01")
+        assert message.text.startswith("wsus01: PASS")
+        assert not buttons(message)
+
+
+def test_user_errors_are_ephemeral_and_run_nothing(lab: SlackLab) -> None:
+    cases = {
+        "check": "exactly one host",
+        "check nosuchhost": "not in the inventory",
+        "check wsus01; rm -rf /": "exactly one host",
+        "check $(whoami)": "not a host name",
+        "frobnicate wsus01": "unknown sub-command",
+        "x" * 10_000: "characters long",
+    }
+    for text, expected in cases.items():
+        ack = lab.command(OPERATOR, text, mode=lab.runtime.mode).wait_ack(5)
+        body = ack.payload or {}
+        shown = str(body.get("text", "")) + str(ack.http_body or "")
+        assert expected in shown, (text[:40], shown)
+    assert lab.runtime.ctx is not None
+    assert lab.runtime.ctx.services.runs.count() == 0
+    assert not [m for m in lab.bot_messages() if "checking" in m.text]
+    refused = AuditLog(lab.runtime.ctx.services.db).query(action="check_refused")
+    assert len(refused) == len(cases)
+
+
+def test_roles_and_channels_are_enforced(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path, roles__viewers=["U0VIEWER"]) as lab:
+        ack = lab.command("U0NOBODY", "check wsus01").wait_ack(5)
+        assert "viewer role" in str((ack.payload or {}).get("text"))
+        ack = lab.command(VIEWER, "check wsus01", channel="C0AUDIT").wait_ack(5)
+        assert "not enabled in this channel" in str((ack.payload or {}).get("text"))
+        assert lab.runtime.ctx is not None
+        assert lab.runtime.ctx.services.runs.count() == 0
+
+
+def test_twenty_commands_at_once_are_all_acked_and_answered(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        hosts = ["wsus01", "xp01", "srv03", "win10"]
+        deliveries = [lab.command(VIEWER, f"check {hosts[i % 4]}") for i in range(20)]
+        acks = [d.wait_ack(10) for d in deliveries]
+        assert all(a.latency < 3.0 for a in acks)
+        lab.slack.wait_for(
+            lambda: sum(1 for m in lab.bot_messages() if ": PASS" in m.text) == 20 or None,
+            timeout=90,
+            description="20 verdicts",
+        )
+
+
+def test_a_retried_command_runs_one_check(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        delivery = lab.command(VIEWER, "check xp01")
+        delivery.wait_ack(5)
+        lab.slack.redeliver(delivery)
+        lab.final_message("xp01")
+        lab.drain()
+        time.sleep(0.5)
+        assert lab.runtime.ctx is not None
+        assert lab.runtime.ctx.services.runs.count() == 1
+        assert len([m for m in lab.bot_messages() if m.text.startswith("xp01")]) == 1
+
+
+def test_a_hanging_host_does_not_slow_acks_for_others(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        lab.estate.host("xp01").faults.hang = True
+        lab.command(VIEWER, "check xp01").wait_ack(5)
+        acks = [lab.command(VIEWER, "check wsus01").wait_ack(5) for _ in range(3)]
+        assert all(a.latency < 3.0 for a in acks)
+        lab.slack.wait_for(
+            lambda: (
+                sum(1 for m in lab.bot_messages() if m.text.startswith("wsus01: PASS")) == 3 or None
+            ),
+            timeout=30,
+            description="others answered while xp01 hangs",
+        )
+
+
+def test_http_mode_rejects_bad_signatures_and_old_timestamps(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path, mode="http") as lab:
+        for tamper in ("bad_signature", "stale_timestamp"):
+            ack = lab.command(VIEWER, "check wsus01", mode="http", tamper=tamper).wait_ack(5)
+            assert ack.http_status == 401, tamper
+        assert lab.runtime.ctx is not None
+        assert lab.runtime.ctx.services.runs.count() == 0
+        port = lab.runtime.http_port
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["store"] is True
+
+
+def test_rate_limits_are_waited_out(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        lab.slack.rate_limit("chat.update", 1)
+        lab.command(VIEWER, "check wsus01").wait_ack(5)
+        message = lab.final_message("wsus01")
+        assert message.text.startswith("wsus01: PASS")
+        limited = [c for c in lab.slack.calls("chat.update") if c.http_status == 429]
+        assert limited
+
+
+def test_home_tab_shows_latest_verdicts(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        lab.command(VIEWER, "check wsus01").wait_ack(5)
+        lab.final_message("wsus01")
+        assert lab.runtime.ctx is not None
+        from handlers.home import publish_home
+
+        publish_home(lab.runtime.ctx, lab.runtime.ctx.client, VIEWER)
+        view = lab.slack.home_view(VIEWER)
+        assert view is not None
+        assert "wsus01" in blocks_text(view["blocks"])
+
+
+def test_history_and_catalogue(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        lab.command(VIEWER, "check win10").wait_ack(5)
+        lab.final_message("win10")
+        lab.drain()
+        lab.command(VIEWER, "history win10").wait_ack(5)
+        posts = lab.slack.wait_for(lambda: lab.slack.responses() or None, timeout=5)
+        assert "win10" in str(posts[-1].body)
+        ack = lab.command(VIEWER, "checks").wait_ack(5)
+        assert "client.detection_stalled" in str(ack.payload)
+
+
+def test_ack_pool_is_not_exhausted_by_concurrent_slow_checks(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path) as lab:
+        for name in ("wsus01", "xp01", "srv03", "win10"):
+            lab.estate.host(name).wsman.faults.latency_ms = 300
+        with ThreadPoolExecutor(10) as pool:
+            deliveries = list(pool.map(lambda i: lab.command(VIEWER, "check win10"), range(10)))
+        assert all(d.wait_ack(10).latency < 3.0 for d in deliveries)
