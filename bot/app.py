@@ -19,11 +19,11 @@ from bot.flows.context import BotContext
 from bot.secrets import Secret
 from bot.services import Services
 from bot.worker import Worker
-from handlers import actions, commands, home
+from handlers import actions, commands, digest, home
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, actions, home)
+HANDLER_MODULES = (commands, actions, home, digest)
 
 
 def build_web_client(settings: Settings, token: Secret) -> WebClient:

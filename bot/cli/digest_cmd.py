@@ -1,0 +1,329 @@
+"""``wsusbot digest --now``, ``wsusbot logscan FILE...`` and ``wsusbot doctor``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.cli.state import CliState, print_json, state_of
+from checks.errors import UsageError, WsusbotError
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from bot.config import Settings
+    from bot.flows.context import BotContext
+    from bot.flows.digest_flow import DigestOutcome
+    from bot.services import Services
+
+#: a whole digest (every server checked, logs folded) must finish within this
+DIGEST_TIMEOUT_S = 1800.0
+
+
+class LogFileError(UsageError):
+    """A log file given to ``logscan`` cannot be read (exit 2)."""
+
+
+# ------------------------------------------------------------------------- digest
+
+
+def _slack_client(settings: Settings, *, dry_run: bool) -> WebClient:
+    from slack_sdk import WebClient
+
+    from bot.secrets import read_secret
+
+    if dry_run:
+        # nothing is sent: a client without a token makes that certain
+        return WebClient(base_url=settings.slack.api_url)
+    token = read_secret(
+        "SLACK_BOT_TOKEN", "Slack bot token", file_from_config=settings.slack.bot_token_file
+    )
+    assert token is not None
+    return WebClient(token=token.reveal(), base_url=settings.slack.api_url, timeout=15)
+
+
+def _context(services: Services, client: WebClient) -> BotContext:
+    from bot.auth import Authorizer
+    from bot.flows.context import BotContext
+    from bot.worker import Worker
+
+    settings = services.settings
+    return BotContext(
+        services=services,
+        client=client,
+        authorizer=Authorizer(settings.roles, settings.slack),
+        worker=Worker(),
+    )
+
+
+def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> DigestOutcome:
+    from bot.flows.digest_flow import find_digest, post_manual
+    from bot.services import Services, cli_user
+
+    settings = state.settings
+    services = Services.open(settings)
+    try:
+        ctx = _context(services, _slack_client(settings, dry_run=dry_run))
+        digest = find_digest(ctx, digest_id)
+        ctx.start()
+        try:
+            return ctx.worker.call(
+                lambda: post_manual(ctx, digest, user=cli_user(), dry_run=dry_run),
+                timeout=DIGEST_TIMEOUT_S,
+            )
+        finally:
+            ctx.stop()
+    finally:
+        services.close()
+
+
+def print_outcome(out: Console, outcome: DigestOutcome, *, posted_to: str | None) -> None:
+    from bot.digest.causes import ORDER, TITLES
+
+    digest = outcome.digest
+    stalled = digest.stalled
+    out.print(
+        f"digest {digest.digest_id}: {len(stalled)} stalled · {outcome.trend.line()} · "
+        f"{digest.computers_seen} computers on {', '.join(digest.servers_read) or 'no server'}",
+        highlight=False,
+        markup=False,
+    )
+    for unread in digest.not_read:
+        out.print(f"not read: {unread.server} ({unread.reason})", highlight=False, markup=False)
+    for cause in ORDER:
+        sightings = digest.hosts(cause)
+        if sightings:
+            names = ", ".join(s.host for s in sightings[:10])
+            more = f" … and {len(sightings) - 10} more" if len(sightings) > 10 else ""
+            out.print(
+                f"  {TITLES[cause]}: {len(sightings)} — {names}{more}",
+                highlight=False,
+                markup=False,
+            )
+    if outcome.csv is not None:
+        rows = outcome.csv.count("\n") - 1
+        out.print(f"CSV: {rows} rows (attached when posted)", highlight=False, markup=False)
+    if posted_to is not None:
+        where = f"posted to {posted_to} (ts {outcome.ts})" if outcome.ts else "healthy: not posted"
+        out.print(where, highlight=False, markup=False)
+
+
+# ------------------------------------------------------------------------- logscan
+
+
+def scan_logs(paths: list[Path]) -> object:
+    from checks.logscan import scan_files
+
+    for path in paths:
+        if path.is_dir():
+            raise LogFileError(f"{path} is a directory; give the log files themselves")
+    try:
+        return scan_files(paths)
+    except OSError as exc:
+        name = exc.filename or (paths[0] if paths else "")
+        raise LogFileError(f"cannot read log file {name}: {exc.strerror or exc}") from None
+
+
+def print_scan(out: Console, result: object) -> None:
+    from checks.logscan import ScanResult, explain_status
+
+    assert isinstance(result, ScanResult)
+    failures = result.failures
+    table = Table(title=f"failing self-update requests ({len(failures)} groups)")
+    for column in ("client IP", "path", "status", "count", "first seen", "last seen", "meaning"):
+        table.add_column(column, overflow="fold")
+    for failure in failures:
+        table.add_row(
+            Text(failure.client_ip),
+            Text(failure.path),
+            str(failure.status),
+            str(failure.count),
+            failure.first_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            failure.last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            explain_status(failure.status, failure.substatus),
+        )
+    out.print(table)
+    skipped = sum(result.skipped.values())
+    out.print(
+        f"{len(result.files)} files · {result.lines} lines · {result.requests} requests · "
+        f"{result.selfupdate_requests} self-update requests · {result.handshakes} "
+        f"authentication handshakes ignored · {skipped} lines skipped",
+        highlight=False,
+        markup=False,
+    )
+
+
+# ------------------------------------------------------------------------- doctor
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorLine:
+    item: str
+    ok: bool
+    detail: str
+
+
+def _store_lines(settings: Settings) -> list[DoctorLine]:
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from bot.store.db import Database, redact_url
+
+    try:
+        db = Database(settings.store.url)
+    except WsusbotError as exc:
+        return [DoctorLine("store", False, str(exc))]
+    try:
+        if not db.ping():
+            return [DoctorLine("store", False, f"cannot connect to {redact_url(db.url)}")]
+        lines = [DoctorLine("store", True, f"{db.dialect} at {redact_url(db.url)}")]
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("bot.store") / "migrations"))
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        if current == heads:
+            lines.append(DoctorLine("migrations", True, f"at {', '.join(sorted(heads))}"))
+        else:
+            lines.append(
+                DoctorLine(
+                    "migrations",
+                    False,
+                    f"database at {', '.join(sorted(current)) or 'nothing'}, code at "
+                    f"{', '.join(sorted(heads))}: start the bot once (it migrates) or "
+                    "restore the matching version",
+                )
+            )
+        return lines
+    finally:
+        db.dispose()
+
+
+def _slack_lines(settings: Settings) -> list[DoctorLine]:
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        client = _slack_client(settings, dry_run=False)
+    except WsusbotError as exc:
+        return [DoctorLine("slack token", False, str(exc))]
+    try:
+        auth = client.auth_test()
+    except SlackApiError as exc:
+        return [DoctorLine("slack token", False, f"auth.test: {exc.response.get('error')}")]
+    except (SlackClientError, OSError) as exc:
+        return [DoctorLine("slack token", False, f"cannot reach {settings.slack.api_url}: {exc}")]
+    lines = [DoctorLine("slack token", True, f"{auth.get('user')} in {auth.get('team')}")]
+    channels: dict[str, str] = {}
+    for digest in settings.digests:
+        channels.setdefault(digest.channel, f"digest {digest.id}")
+    if settings.slack.audit_channel:
+        channels.setdefault(settings.slack.audit_channel, "audit channel")
+    for channel, use in channels.items():
+        item = f"channel {channel} ({use})"
+        try:
+            info = client.conversations_info(channel=channel)
+        except SlackApiError as exc:
+            lines.append(
+                DoctorLine(item, False, f"conversations.info: {exc.response.get('error')}")
+            )
+            continue
+        data = info.get("channel") or {}
+        if data.get("is_member"):
+            lines.append(DoctorLine(item, True, f"member of #{data.get('name', channel)}"))
+        else:
+            lines.append(
+                DoctorLine(item, False, "the bot is not a member: invite it with /invite @wsusbot")
+            )
+    return lines
+
+
+def _digest_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
+    from bot.scheduling import cron_trigger
+
+    lines = []
+    for digest in settings.digests:
+        item = f"digest {digest.id} schedule"
+        try:
+            trigger = cron_trigger(digest.cron, digest.timezone)
+        except WsusbotError as exc:
+            lines.append(DoctorLine(item, False, str(exc)))
+            continue
+        upcoming = trigger.get_next_fire_time(None, now)
+        when = upcoming.isoformat() if upcoming else "never"
+        lines.append(DoctorLine(item, True, f"'{digest.cron}' {digest.timezone}: next {when}"))
+    return lines
+
+
+def doctor_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
+    return [*_store_lines(settings), *_slack_lines(settings), *_digest_lines(settings, now)]
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("digest")
+    def digest(
+        ctx: typer.Context,
+        now: bool = typer.Option(False, "--now", help="Build and post the digest now."),
+        digest_id: str | None = typer.Option(None, "--id", help="Which [[digests]] id."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Print the digest and CSV summary instead of posting."
+        ),
+    ) -> None:
+        """Post a stalled self-update digest now (scheduled ones run in `wsusbot serve`)."""
+        if not now:
+            raise UsageError("give --now (scheduled digests are posted by the running bot)")
+        state = state_of(ctx)
+        outcome = run_digest_now(state, digest_id, dry_run=dry_run)
+        channel = None if dry_run else _channel_of(state, outcome.digest.digest_id)
+        print_outcome(state.out, outcome, posted_to=channel)
+
+    @app.command("logscan")
+    def logscan(
+        ctx: typer.Context,
+        files: list[Path] = typer.Argument(..., help="W3C log files (plain or .gz), oldest first."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    ) -> None:
+        """Failing self-update requests in IIS W3C logs copied off a server (offline)."""
+        from checks.logscan import ScanResult
+
+        result = scan_logs(files)
+        assert isinstance(result, ScanResult)
+        if as_json:
+            print_json(result.to_json())
+        else:
+            print_scan(state_of(ctx).out, result)
+
+    @app.command("doctor")
+    def doctor(ctx: typer.Context) -> None:
+        """Check the configuration, store, Slack token, channel membership and schedules."""
+        state = state_of(ctx)
+        lines = doctor_lines(state.settings, datetime.now(UTC))
+        table = Table(title="wsusbot doctor")
+        table.add_column("", no_wrap=True)
+        table.add_column("item", no_wrap=True)
+        table.add_column("detail", overflow="fold")
+        for line in lines:
+            status = Text("OK", style="green") if line.ok else Text("FAIL", style="bold red")
+            table.add_row(status, Text(line.item), Text(line.detail))
+        state.out.print(table)
+        if not all(line.ok for line in lines):
+            raise typer.Exit(1)
+
+
+def _channel_of(state: CliState, digest_id: str) -> str:
+    for digest in state.settings.digests:
+        if digest.id == digest_id:
+            return digest.channel
+    return "?"
