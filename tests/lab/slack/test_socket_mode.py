@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from slack_bolt import Ack, App, BoltRequest, Respond
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
@@ -13,27 +11,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
 from lab.slack import LocalSlack
 
-from .conftest import TEST_ACK_TIMEOUT
-
-WAIT = 10.0
-
-
-def bolt_app(slack: LocalSlack) -> App:
-    client = WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
-    return App(client=client, signing_secret=slack.signing_secret)
-
-
-@pytest.fixture
-def connected(slack: LocalSlack) -> Iterator[tuple[App, SocketModeHandler]]:
-    app = bolt_app(slack)
-    handler = SocketModeHandler(app, slack.app_token)
-    # Bolt registers listeners before connecting; tests add theirs to `app` before typing.
-    handler.connect()
-    try:
-        slack.wait_for_socket(WAIT)
-        yield app, handler
-    finally:
-        handler.close()
+from .conftest import WAIT, bolt_app
 
 
 def test_command_and_button_click(
@@ -110,7 +88,7 @@ def test_slow_ack_is_redelivered_with_retry_attempt(
         ack()
 
     delivery = slack.type_command("U0OPER", "C0WSUS", "/wsus", "check wsus01")
-    attempts = delivery.wait_attempts(2, WAIT + TEST_ACK_TIMEOUT)
+    attempts = delivery.wait_attempts(2, WAIT)
     assert [(a.retry_attempt, a.retry_reason) for a in attempts] == [(0, None), (1, "timeout")]
     release.set()
     delivery.wait_ack(WAIT)
