@@ -263,3 +263,25 @@ def view_submission_payload(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def events_api_payload(workspace: Workspace, event: JsonDict, *, event_id: str) -> JsonDict:
+    return {
+        "token": "lab-verification-token",
+        "team_id": workspace.team_id,
+        "api_app_id": workspace.app_id,
+        "event": copy.deepcopy(event),
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": workspace.team_id,
+                "user_id": workspace.bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }

@@ -29,6 +29,7 @@ from lab.slack.deliveries import (
     Mode,
     Tamper,
     block_actions_payload,
+    events_api_payload,
     find_button,
     slash_command_payload,
     view_submission_payload,
@@ -327,11 +328,13 @@ class LocalSlack:
         while True:
             ws = await self._current_socket()
             reason = "timeout" if attempt else None
-            delivery.record_attempt(attempt, reason)
             try:
                 await ws.send_json(delivery.envelope(attempt, reason))
-            except (ConnectionError, RuntimeError) as exc:
-                delivery.record_error(f"send failed: {type(exc).__name__}")
+            except (ConnectionError, RuntimeError):
+                # The connection went away under us; Slack sends it again on the next one.
+                await asyncio.sleep(0.05)
+                continue
+            delivery.record_attempt(attempt, reason)
             try:
                 await asyncio.wait_for(event.wait(), self.ack_timeout)
                 return
@@ -636,6 +639,33 @@ class LocalSlack:
         )
         return self._dispatch(delivery, retry=False)
 
+    def send_event(self, user: str, event: JsonDict, *, mode: Mode = "socket") -> Delivery:
+        """Deliver an Events API event (e.g. `app_home_opened`) on behalf of `user`."""
+        self.workspace.require_user(user)
+        channel = str(event.get("channel") or self.workspace.channels[0].id)
+        event_id = self._state.new_id("Ev")
+        event_body = {"user": user, "event_ts": self._state.clock.next(), **copy.deepcopy(event)}
+        delivery = self._new_delivery(
+            mode=mode,
+            envelope_type="events_api",
+            user=user,
+            channel=channel,
+            build=lambda _response_url, _trigger_id: events_api_payload(
+                self.workspace, event_body, event_id=event_id
+            ),
+            accepts_response_payload=False,
+            has_response_url=False,
+            original_ts=None,
+            tamper="none",
+        )
+        return self._dispatch(delivery, retry=False)
+
+    def open_home(self, user: str, *, mode: Mode = "socket") -> Delivery:
+        """`user` opens the app's Home tab (the `app_home_opened` event)."""
+        return self.send_event(
+            user, {"type": "app_home_opened", "tab": "home", "channel": "D0LABHOME"}, mode=mode
+        )
+
     def rate_limit(self, method: str, count: int = 1) -> None:
         """The next `count` calls of `method` answer HTTP 429 with Retry-After: 1."""
         with self._state.lock:
@@ -739,6 +769,9 @@ class LocalSlack:
             web.post("/_lab/click", self._http_click),
             web.post("/_lab/rate_limit", self._http_rate_limit),
             web.post("/_lab/disconnect", self._http_disconnect),
+            web.post("/_lab/submit", self._http_submit),
+            web.post("/_lab/home_opened", self._http_home_opened),
+            web.get("/_lab/workspace", self._http_workspace),
             web.get("/_lab/messages", self._http_messages),
             web.get("/_lab/ephemerals", self._http_ephemerals),
             web.get("/_lab/calls", self._http_calls),
@@ -778,6 +811,30 @@ class LocalSlack:
         except (KeyError, LookupError, ValueError) as exc:
             return _control_error(exc)
         return web.json_response(delivery_json(delivery))
+
+    async def _http_submit(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        try:
+            values = body.get("values") or {}
+            if not isinstance(values, dict):
+                raise ValueError("values must be an object")
+            delivery = self.submit_view(
+                str(body["user"]), str(body["view_id"]), values, mode=body.get("mode", "socket")
+            )
+        except (KeyError, LookupError, ValueError) as exc:
+            return _control_error(exc)
+        return web.json_response(delivery_json(delivery))
+
+    async def _http_home_opened(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        try:
+            delivery = self.open_home(str(body["user"]), mode=body.get("mode", "socket"))
+        except (KeyError, LookupError, ValueError) as exc:
+            return _control_error(exc)
+        return web.json_response(delivery_json(delivery))
+
+    async def _http_workspace(self, _request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "workspace": asdict(self.workspace)})
 
     async def _http_rate_limit(self, request: web.Request) -> web.Response:
         body = await _json_body(request)

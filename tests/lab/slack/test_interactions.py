@@ -133,3 +133,25 @@ def test_command_typed_over_the_http_control_api(
         (listed,) = json.load(resp)["deliveries"]
     assert listed["id"] == delivery_id
     assert len(listed["acks"]) == 1
+
+
+def test_home_tab_opened_event_and_publish(
+    slack: LocalSlack, connected: tuple[App, SocketModeHandler]
+) -> None:
+    app, _handler = connected
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any], client: WebClient) -> None:
+        client.views_publish(
+            user_id=event["user"],
+            view={
+                "type": "home",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "3 hosts"}}],
+            },
+        )
+
+    opened = slack.open_home("U0OPER")
+    opened.wait_ack(WAIT)
+    assert opened.payload["event"]["type"] == "app_home_opened"
+    home = slack.wait_for(lambda: slack.home_view("U0OPER"), WAIT, "the home tab")
+    assert home["blocks"][0]["text"]["text"] == "3 hosts"
