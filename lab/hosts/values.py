@@ -7,7 +7,7 @@ references to another host's URL (``"@server"``); they are resolved when a probe
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from lab.clock import parse_offset
@@ -29,10 +29,6 @@ def deep_merge(base: JsonDict, override: JsonDict) -> JsonDict:
     return merged
 
 
-def is_relative_time(value: object) -> bool:
-    return isinstance(value, str) and value.strip().startswith("now")
-
-
 def resolve_time(value: object, now: datetime) -> datetime | None:
     """A state time (``None``, a datetime, or ``"now±..."``) as an absolute datetime."""
     if value is None:
@@ -42,10 +38,3 @@ def resolve_time(value: object, now: datetime) -> datetime | None:
     if isinstance(value, str):
         return now + parse_offset(value)
     raise ValueError(f"not a time value: {value!r} (use 'now-3h' style or leave it empty)")
-
-
-def offset_of(value: object) -> timedelta:
-    """The offset of a relative time spec (for values generated ahead of time)."""
-    if not isinstance(value, str):
-        raise ValueError(f"not a relative time: {value!r}")
-    return parse_offset(value)

@@ -116,3 +116,10 @@ def test_a_fix_marked_to_fail(start_estate: Any) -> None:
     assert_powershell_error(result, "Access is denied")
     assert json.loads(result.stdout)["changed"] is False
     assert xp.state["services"]["wuauserv"]["state"] == "Stopped"
+
+
+def test_counters_reset(start_estate: Any) -> None:
+    xp = start_estate("healthy").host("xp01")
+    xp(staged(probe_script("client_facts", {})))
+    xp.reset_counts()
+    assert xp.probe_counts() == {}
