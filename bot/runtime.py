@@ -12,6 +12,7 @@ from typing import Literal
 from bot.app import build_app, build_context, build_web_client
 from bot.config import Settings
 from bot.flows.context import BotContext
+from bot.scheduling import Schedules
 from bot.secrets import Secret, read_secret
 from bot.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
 from bot.services import Clock, Services, utc_now
@@ -87,6 +88,11 @@ class BotRuntime:
         self._extras: list[object] = []
 
     @property
+    def schedules(self) -> Schedules | None:
+        found = [e for e in self._extras if isinstance(e, Schedules)]
+        return found[0] if found else None
+
+    @property
     def http_port(self) -> int | None:
         return self._http.port if self._http else None
 
@@ -123,8 +129,6 @@ class BotRuntime:
         recover_after_restart(ctx)
 
     def _start_schedules(self, ctx: BotContext) -> None:
-        from bot.scheduling import Schedules
-
         schedules = Schedules(ctx)
         schedules.start()
         self._extras.append(schedules)

@@ -1,0 +1,286 @@
+"""Issue 6 end to end: request -> approval by a second person -> one execution -> re-check,
+through the local Slack and the lab hosts (fix probes counted in the lab)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from bot.store.approvals import ApprovalStore, State
+from bot.store.audit import AuditLog
+from bot.store.db import Database
+from bot.store.models import Approval
+from lab.estate import Estate
+from lab.slack import LocalSlack
+from tests.conftest import reset_postgres
+from tests.integration.slack_support import CHANNEL, SlackLab, blocks_text, buttons, slack_lab
+
+OPER, APPR, APPR2, NOBODY = "U0OPER", "U0APPR", "U0APPR2", "U0NOBODY"
+
+
+def checked(lab: SlackLab, host: str) -> Any:
+    lab.command(OPER, f"check {host}").wait_ack(5)
+    return lab.final_message(host)
+
+
+def request(lab: SlackLab, host: str, fix: str, user: str = OPER) -> Any:
+    result = checked(lab, host)
+    lab.slack.click_button(user, CHANNEL, result.ts, f"fix_request:{fix}").wait_ack(5)
+    return card(lab, result.ts, fix)
+
+
+def card(
+    lab: SlackLab, thread_ts: str, fix: str, state: str | None = None, timeout: float = 20.0
+) -> Any:
+    def find() -> Any:
+        for message in lab.slack.messages(CHANNEL, thread_ts=thread_ts):
+            if message.text.startswith(f"fix {fix} ") and (
+                state is None or message.text.endswith(f": {state}")
+            ):
+                return message
+        return None
+
+    return lab.slack.wait_for(find, timeout=timeout, description=f"card {fix} {state}")
+
+
+def click(lab: SlackLab, user: str, message: Any, action: str, **kwargs: Any) -> Any:
+    return lab.slack.click_button(user, CHANNEL, message.ts, action, **kwargs)
+
+
+def refusal_for(lab: SlackLab, delivery: Any) -> str:
+    posts = lab.slack.wait_for(
+        lambda: lab.slack.responses(delivery.id) or None, timeout=5, description="ephemeral refusal"
+    )
+    return str(posts[-1].body.get("text"))
+
+
+def fix_runs(lab: SlackLab, host: str, probe: str) -> int:
+    return lab.estate.host(host).probe_counts().get(probe, 0)
+
+
+def actions(lab: SlackLab) -> list[str]:
+    assert lab.runtime.ctx is not None
+    return [r.action for r in AuditLog(lab.runtime.ctx.services.db).query()]
+
+
+def test_request_approve_run_recheck(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        assert "Approve" in blocks_text(requested.blocks)
+        assert "operator" not in refusal_text_or_empty(lab)
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        done = card(lab, requested.thread_ts, "client.restart_wuauserv", "succeeded")
+        text = blocks_text(done.blocks)
+        assert "Before:" in text
+        assert "After:" in text
+        assert "client.services: pass" in text
+        assert not buttons(done)
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 1
+        # the card lost its buttons at once: the first edit already says running
+        assert any("running" in blocks_text(v.blocks) for v in done.edits)
+        assert {"fix_requested", "fix_approved", "fix_started", "fix_succeeded"} <= set(
+            actions(lab)
+        )
+
+
+def refusal_text_or_empty(lab: SlackLab) -> str:
+    return " ".join(str(r.body.get("text", "")) for r in lab.slack.responses())
+
+
+def test_self_approval_non_approver_and_deny(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path, roles__operators=[OPER, APPR]) as lab:
+        own = request(lab, "xp01", "client.restart_wuauserv", user=APPR)
+        text = refusal_for(lab, click(lab, APPR, own, "approval_approve"))
+        assert "two-person rule" in text
+        text = refusal_for(lab, click(lab, NOBODY, own, "approval_approve"))
+        assert "approver role" in text
+        text = refusal_for(lab, click(lab, OPER, own, "approval_approve"))
+        assert "approver role" in text
+        click(lab, APPR2, own, "approval_deny").wait_ack(5)
+        denied = card(lab, own.thread_ts, "client.restart_wuauserv", "denied")
+        assert not buttons(denied)
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
+        assert actions(lab).count("fix_refused") == 3
+
+
+def test_operator_role_needed_to_request(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        result = checked(lab, "xp01")
+        delivery = lab.slack.click_button(
+            NOBODY, CHANNEL, result.ts, "fix_request:client.restart_wuauserv"
+        )
+        assert "operator role" in refusal_for(lab, delivery)
+        assert lab.runtime.ctx is not None
+        assert not ApprovalStore(lab.runtime.ctx.services.db).in_states(State.REQUESTED)
+
+
+def test_tampered_button_values_are_refused(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        approve = next(b for b in buttons(requested) if b["action_id"] == "approval_approve")
+        forged = [approve["value"][:-3] + "xyz", "apr_0000", "x" * 5000, ""]
+        assert lab.runtime.ctx is not None
+        tokens = lab.runtime.ctx.tokens
+        for value in forged:
+            delivery = click(lab, APPR, requested, "approval_approve", forged_value=value)
+            assert "not valid" in refusal_for(lab, delivery)
+        # a real token used in another channel is refused too
+        assert tokens.get(approve["value"]) is not None
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
+        assert actions(lab).count("fix_refused") == len(forged)
+
+
+def test_expired_requests_lose_their_buttons(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        lab.clock.advance(timedelta(minutes=61))
+        assert lab.runtime.schedules is not None
+        lab.runtime.schedules.run_due_now()
+        expired = card(lab, requested.thread_ts, "client.restart_wuauserv", "expired")
+        assert not buttons(expired)
+        text = refusal_for(lab, click(lab, APPR, requested, "approval_approve"))
+        assert "expired" in text
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
+        assert "fix_expired" in actions(lab)
+
+
+def test_twenty_concurrent_approvals_run_the_fix_once(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        approvers = [APPR, APPR2] * 10
+        with ThreadPoolExecutor(20) as pool:
+            deliveries = list(
+                pool.map(lambda user: click(lab, user, requested, "approval_approve"), approvers)
+            )
+        for delivery in deliveries:
+            delivery.wait_ack(10)
+        card(lab, requested.thread_ts, "client.restart_wuauserv", "succeeded")
+        lab.drain()
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 1
+        assert actions(lab).count("fix_started") == 1
+
+
+@pytest.mark.parametrize("crashed_in", [State.APPROVED, State.RUNNING])
+def test_restart_between_approval_and_execution_interrupts(
+    tmp_path: Path, crashed_in: State
+) -> None:
+    estate = Estate.start("wuauserv_stopped", workdir=tmp_path / "lab")
+    slack = LocalSlack().start()
+    try:
+        with slack_lab("wuauserv_stopped", tmp_path, estate=estate, slack=slack) as lab:
+            requested = request(lab, "xp01", "client.restart_wuauserv")
+            assert lab.runtime.ctx is not None
+            approval = ApprovalStore(lab.runtime.ctx.services.db).in_states(State.REQUESTED)[0]
+            store_url = lab.settings.store.url
+        # the bot is gone; the database says it died after the approval, mid-way
+        crashed = Database(store_url)
+        with crashed.session() as session:
+            session.execute(
+                update(Approval)
+                .where(Approval.id == approval.id)
+                .values(state=crashed_in.value, decided_by=APPR2)
+            )
+        crashed.dispose()
+        with slack_lab("wuauserv_stopped", tmp_path, estate=estate, slack=slack) as again:
+            note = card(again, requested.thread_ts, "client.restart_wuauserv", "interrupted")
+            assert not buttons(note)
+            assert again.runtime.ctx is not None
+            stored = ApprovalStore(again.runtime.ctx.services.db).get(approval.id)
+            assert stored is not None
+            assert stored.state is State.INTERRUPTED
+            assert fix_runs(again, "xp01", "fix_restart_wuauserv") == 0
+            assert "not re-run" in _thread_text(again, requested.thread_ts)
+            assert "fix_interrupted" in actions(again)
+    finally:
+        slack.stop()
+        estate.stop()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcome"),
+    [("detection_stalled", "recovered"), ("client_network_blocked", "not recovered")],
+)
+def test_reset_au_state_follow_up_after_the_clock_advances(
+    tmp_path: Path, scenario: str, outcome: str
+) -> None:
+    with slack_lab(scenario, tmp_path) as lab:
+        requested = request(lab, "xp01", "client.reset_au_state")
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        done = card(lab, requested.thread_ts, "client.reset_au_state", "succeeded")
+        assert "follow-up check runs in 10 minutes" in blocks_text(done.blocks)
+        assert lab.runtime.schedules is not None
+        lab.runtime.schedules.run_due_now()
+        assert "follow-up on" not in _thread_text(lab, requested.thread_ts)
+        lab.estate.clock.advance(timedelta(minutes=11))
+        lab.clock.advance(timedelta(minutes=11))
+        lab.runtime.schedules.run_due_now()
+        lab.slack.wait_for(
+            lambda: "follow-up on xp01" in _thread_text(lab, requested.thread_ts) or None,
+            timeout=20,
+            description="follow-up posted",
+        )
+        assert f"follow-up on xp01: {outcome}" in _thread_text(lab, requested.thread_ts)
+        assert "followup" in actions(lab)
+
+
+def _thread_text(lab: SlackLab, thread_ts: str) -> str:
+    return " ".join(
+        m.text + blocks_text(m.blocks) for m in lab.slack.messages(CHANNEL, thread_ts=thread_ts)
+    )
+
+
+def test_manual_fix_shows_runbook_and_mark_done_rechecks(tmp_path: Path) -> None:
+    with slack_lab("sharepoint_blocks_selfupdate", tmp_path) as lab:
+        requested = request(lab, "wsus01", "server.sharepoint_exclude_paths")
+        text = blocks_text(requested.blocks)
+        assert "Runbook" in text
+        assert "Approve" not in text
+        click(lab, OPER, requested, "approval_done").wait_ack(5)
+        lab.slack.wait_for(
+            lambda: "re-check after the runbook" in _thread_text(lab, requested.thread_ts) or None,
+            timeout=20,
+            description="re-check",
+        )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("WSUSBOT_TEST_POSTGRES_URL"), reason="needs WSUSBOT_TEST_POSTGRES_URL"
+)
+def test_two_bot_instances_on_one_postgres_run_the_fix_once(tmp_path: Path) -> None:
+    url = os.environ["WSUSBOT_TEST_POSTGRES_URL"]
+    reset_postgres(url)
+    with (
+        slack_lab("wuauserv_stopped", tmp_path / "a", database_url=url) as first,
+        slack_lab(
+            "wuauserv_stopped",
+            tmp_path / "b",
+            mode="http",
+            database_url=url,
+            estate=first.estate,
+            slack=first.slack,
+        ) as second,
+    ):
+        requested = request(first, "xp01", "client.restart_wuauserv")
+        modes = ["socket", "http"] * 10
+        users = [APPR, APPR2] * 10
+        with ThreadPoolExecutor(20) as pool:
+            deliveries = list(
+                pool.map(
+                    lambda pair: first.slack.click_button(
+                        pair[0], CHANNEL, requested.ts, "approval_approve", mode=pair[1]
+                    ),
+                    zip(users, modes, strict=True),
+                )
+            )
+        for delivery in deliveries:
+            delivery.wait_ack(10)
+        card(first, requested.thread_ts, "client.restart_wuauserv", "succeeded")
+        first.drain()
+        second.drain()
+        assert fix_runs(first, "xp01", "fix_restart_wuauserv") == 1
