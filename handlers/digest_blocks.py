@@ -92,7 +92,7 @@ def _cause_section(digest: Digest, index: int) -> SectionBlock | None:
     return SectionBlock(block_id=f"cause:{cause.value}", text=_md(text))
 
 
-def _top_host(top: TopHost) -> SectionBlock:
+def _top_host(index: int, top: TopHost) -> SectionBlock:
     causes = " · ".join(f"{TITLES[s.cause]}: {escape(clip(s.detail, 300))}" for s in top.sightings)
     text = f"*{escape(top.host)}*\n{causes}"
     button = None
@@ -102,7 +102,7 @@ def _top_host(top: TopHost) -> SectionBlock:
             action_id=CHECK_ACTION,
             value=top.token,
         )
-    return SectionBlock(block_id=f"top:{clip(top.host, 200)}", text=_md(text), accessory=button)
+    return SectionBlock(block_id=f"top:{index}", text=_md(text), accessory=button)
 
 
 def digest_message(
@@ -127,7 +127,7 @@ def digest_message(
         blocks.append(SectionBlock(text=_md(f"*Top {len(top)} hosts*")))
         # room is kept for the closing context block
         room = BLOCKS_PER_MESSAGE - len(blocks) - 1
-        blocks.extend(_top_host(t) for t in top[:room])
+        blocks.extend(_top_host(i, t) for i, t in enumerate(top[:room]))
     if csv_attached:
         blocks.append(
             ContextBlock(

@@ -137,17 +137,19 @@ def print_scan(out: Console, result: object) -> None:
     assert isinstance(result, ScanResult)
     failures = result.failures
     table = Table(title=f"failing self-update requests ({len(failures)} groups)")
-    for column in ("client IP", "path", "status", "count", "first seen", "last seen", "meaning"):
-        table.add_column(column, overflow="fold")
+    for column in ("client IP", "status", "count", "first seen", "last seen"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("path", overflow="fold")
+    table.add_column("meaning", overflow="fold", ratio=1)
     for failure in failures:
         table.add_row(
             Text(failure.client_ip),
-            Text(failure.path),
             str(failure.status),
             str(failure.count),
-            failure.first_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            failure.last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            explain_status(failure.status, failure.substatus),
+            failure.first_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            failure.last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            Text(failure.path),
+            Text(explain_status(failure.status, failure.substatus)),
         )
     out.print(table)
     skipped = sum(result.skipped.values())
