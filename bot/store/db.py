@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -10,11 +11,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from checks.errors import StoreError
+
+MIGRATION_LOCK_KEY = 0x7755_5301
+#: Alembic keeps its migration context in module globals: one migration per process at a time
+_MIGRATING = threading.Lock()
 
 
 def normalise_url(url: str) -> str:
@@ -73,7 +78,11 @@ class Database:
         location = resources.files("bot.store") / "migrations"
         config.set_main_option("script_location", str(location))
         try:
-            with self.engine.begin() as connection:
+            with _MIGRATING, self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # replicas starting together must not run the same migration twice
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": MIGRATION_LOCK_KEY})
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:

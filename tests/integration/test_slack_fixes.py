@@ -255,6 +255,8 @@ def test_manual_fix_shows_runbook_and_mark_done_rechecks(tmp_path: Path) -> None
 def test_two_bot_instances_on_one_postgres_run_the_fix_once(tmp_path: Path) -> None:
     url = os.environ["WSUSBOT_TEST_POSTGRES_URL"]
     reset_postgres(url)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     with (
         slack_lab("wuauserv_stopped", tmp_path / "a", database_url=url) as first,
         slack_lab(

@@ -54,3 +54,18 @@ def test_migrate_is_idempotent(database: Database) -> None:
 def test_redact_url_hides_password() -> None:
     assert redact_url("postgresql://bot:s3cret@db/wsus") == "postgresql://bot:***@db/wsus"
     assert "s3cret" not in redact_url("postgresql+psycopg://u:s3cret@h:5432/d")
+
+
+def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if database_url.startswith("sqlite"):
+        Database(database_url).migrate()
+    dbs = [Database(database_url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda db: db.migrate(), dbs))
+        assert all(db.ping() for db in dbs)
+    finally:
+        for db in dbs:
+            db.dispose()
