@@ -131,13 +131,14 @@ class WebApi:
         return ApiResponse(200, body, {})
 
     def _authenticate(self, method: str, token: str | None) -> None:
-        if not token:
-            raise ApiError("not_authed")
-        expected = (
-            self._creds.app_token if method == "apps.connections.open" else self._creds.bot_token
-        )
         if method == "api.test":
             return
+        if not token:
+            raise ApiError("not_authed")
+        if method == "apps.connections.open":
+            expected = self._creds.app_token
+        else:
+            expected = self._creds.bot_token
         if token != expected:
             raise ApiError("invalid_auth")
 

@@ -40,9 +40,9 @@ def connected(slack: LocalSlack) -> Iterator[tuple[App, SocketModeHandler]]:
     app = bolt_app(slack)
     handler = SocketModeHandler(app, slack.app_token)
     # Bolt registers listeners before connecting; tests add theirs to `app` before typing.
-    handler.connect()
+    handler.connect()  # type: ignore[no-untyped-call]
     try:
         slack.wait_for_socket(WAIT)
         yield app, handler
     finally:
-        handler.close()
+        handler.close()  # type: ignore[no-untyped-call]

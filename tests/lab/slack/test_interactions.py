@@ -154,4 +154,5 @@ def test_home_tab_opened_event_and_publish(
     opened.wait_ack(WAIT)
     assert opened.payload["event"]["type"] == "app_home_opened"
     home = slack.wait_for(lambda: slack.home_view("U0OPER"), WAIT, "the home tab")
+    assert home is not None
     assert home["blocks"][0]["text"]["text"] == "3 hosts"

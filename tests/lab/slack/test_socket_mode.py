@@ -102,13 +102,13 @@ def test_unacked_delivery_gives_up_after_three_retries(slack: LocalSlack) -> Non
     app = bolt_app(slack)
     handler = SocketModeHandler(app, slack.app_token)
     handler.client.socket_mode_request_listeners.clear()
-    handler.connect()
+    handler.connect()  # type: ignore[no-untyped-call]
     try:
         slack.wait_for_socket(WAIT)
         delivery = slack.type_command("U0OPER", "C0WSUS", "/wsus", "check wsus01")
         slack.wait_for(lambda: delivery.errors, WAIT, "giving up")
     finally:
-        handler.close()
+        handler.close()  # type: ignore[no-untyped-call]
     assert [a.retry_attempt for a in delivery.attempts] == [0, 1, 2, 3]
     assert delivery.errors == ["not acked"]
     assert not delivery.acked
@@ -142,9 +142,9 @@ def test_command_typed_before_connecting_waits_for_the_socket(slack: LocalSlack)
 
     delivery = slack.type_command("U0OPER", "C0WSUS", "/wsus", "early")
     handler = SocketModeHandler(app, slack.app_token)
-    handler.connect()
+    handler.connect()  # type: ignore[no-untyped-call]
     try:
         delivery.wait_ack(WAIT)
         assert seen.get(timeout=WAIT) == "early"
     finally:
-        handler.close()
+        handler.close()  # type: ignore[no-untyped-call]
