@@ -1,0 +1,285 @@
+"""Issue 7 end to end: digests of the lab's ``stalled_fleet`` estate posted by the real bot
+(runner, WinRM and HTTP collectors, store, Bolt app) to the lab's local Slack."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from bot.config import load_settings
+from bot.flows.context import BotContext
+from bot.flows.digest_flow import DigestOutcome, run_scheduled, scheduled_digest
+from bot.runtime import BotRuntime
+from bot.store.audit import AuditAction, AuditLog, AuditRecord
+from bot.store.db import normalise_url
+from checks.logscan import FAILING_STATUSES
+from lab.estate import Estate
+from lab.hosts.fleet import generate
+from lab.scenarios import load_scenario
+from lab.slack import LocalSlack
+from tests.integration.lab_support import check_hosts
+from tests.integration.slack_support import TestClock, lab_sections
+
+DIGEST_CHANNEL = "C0DIGEST"
+VIEWER = "U0VIEWER"
+#: 29 February: the scheduler never fires during a test; the tests drive the slots
+NEVER_DURING_TESTS = "0 8 29 2 *"
+#: a second WSUS server nobody answers for (nothing listens on this loopback address)
+UNREACHABLE = {
+    "name": "wsus02",
+    "address": "127.0.0.250",
+    "winrm_url": "http://127.0.0.250:5985/wsman",
+    "wsus_url": "http://127.0.0.250:8530",
+    "selfupdate_url": "http://127.0.0.250",
+}
+
+
+def expected_by_cause() -> dict[str, set[str]]:
+    """What the scenario file declares and its fleet generator produces."""
+    scenario = load_scenario("stalled_fleet")
+    server = scenario.servers[0]
+    assert server.fleet is not None
+    fleet = generate(server.fleet)
+    by_ip = {c.ip: c.name for c in fleet}
+    stale = {c.name for c in fleet if c.category.split("+")[0] != "fresh"}
+    # fleet01's last successful search is 10 days old, so the server's inventory shows it
+    # stale too; fleet02's (2 days) is recent
+    stale.add("fleet01")
+    failing_ips = {
+        ip
+        for entry in server.log_history
+        if int(entry["status"]) in FAILING_STATUSES
+        for ip in entry["clients"]
+    }
+    return {
+        "stale_sync": stale,
+        "old_agent": {c.name for c in fleet if c.category.endswith("old_agent")},
+        "iis_failures": {by_ip[ip] for ip in failing_ips},
+        # the scenario's FAIL (fleet02's detection only warns)
+        "detection_stalled": {"fleet01"},
+    }
+
+
+@dataclass
+class DigestLab:
+    estate: Estate
+    slack: LocalSlack
+    runtime: BotRuntime
+    config: Path
+
+    @property
+    def ctx(self) -> BotContext:
+        assert self.runtime.ctx is not None
+        return self.runtime.ctx
+
+    def run_slot(self, now: datetime, runtime: BotRuntime | None = None) -> DigestOutcome | None:
+        ctx = (runtime or self.runtime).ctx
+        assert ctx is not None
+        return ctx.worker.call(lambda: run_scheduled(ctx, "morning", now), timeout=120)
+
+    def digests(self) -> list[Any]:
+        return [m for m in self.slack.messages(DIGEST_CHANNEL) if m.text.startswith("WSUS digest")]
+
+
+def start_runtime(config: Path, clock: TestClock) -> BotRuntime:
+    settings = load_settings(config, env={})
+    return BotRuntime(
+        settings, mode="socket", clock=clock, env={}, port=0, health_port=None
+    ).start()
+
+
+@contextmanager
+def digest_lab(tmp_path: Path, *, database_url: str | None = None) -> Iterator[DigestLab]:
+    estate = Estate.start("stalled_fleet", workdir=tmp_path / "lab")
+    slack = LocalSlack().start()
+    lab: DigestLab | None = None
+    try:
+        extra = lab_sections(slack, estate.workdir)
+        extra["digests"] = [
+            {"id": "morning", "channel": DIGEST_CHANNEL, "cron": NEVER_DURING_TESTS, "top_hosts": 5}
+        ]
+        extra["servers"] = [*estate.config_dict()["servers"], UNREACHABLE]
+        if database_url:
+            extra["store"] = {"url": database_url}
+        config = estate.write_config(tmp_path / "wsusbot.toml", extra)
+        lab = DigestLab(estate, slack, start_runtime(config, TestClock()), config)
+        slack.wait_for_socket()
+        yield lab
+    finally:
+        if lab is not None:
+            lab.runtime.stop()
+        slack.stop()
+        estate.stop()
+
+
+def csv_by_cause(content: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(content)):
+        for cause in row["causes"].split(";"):
+            found.setdefault(cause, set()).add(row["host"])
+    return found
+
+
+def test_digest_names_the_stalled_clients_by_cause_then_shows_the_trend(tmp_path: Path) -> None:
+    with digest_lab(tmp_path) as lab:
+        check_hosts(lab.ctx.services, ["fleet01", "fleet02"])
+        now = lab.ctx.now()
+        outcome = lab.run_slot(now)
+        assert outcome is not None
+        assert outcome.ts is not None
+        expected = expected_by_cause()
+        [message] = lab.digests()
+        assert message.ts == outcome.ts
+        files = lab.slack.files()
+        assert len(files) == 1
+        upload = files[0]
+        assert upload.filename.endswith(".csv")
+        assert csv_by_cause(upload.content.decode("utf-8")) == expected
+        text = str(message.blocks)
+        for cause in expected:
+            assert f"'cause:{cause}'" in text
+        assert f"— {len(expected['stale_sync'])} hosts" in text
+        assert "not read: wsus02 (unreachable)" in message.text
+        assert "first digest" in message.text
+        posted = AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED)
+        assert [r.outcome for r in posted] == ["posted"]
+
+        # the lead's fix flow writes this row when a reset did not bring fleet02 back
+        lab.ctx.audit.write(
+            AuditRecord(
+                time=now,
+                user="scheduler",
+                action=AuditAction.FOLLOWUP,
+                host="fleet02",
+                fix="client.reset_au_state",
+                outcome="not_recovered",
+            )
+        )
+        second = lab.run_slot(now + timedelta(days=1))
+        assert second is not None
+        assert second.trend.new == ("fleet02",)
+        assert second.trend.resolved == ()
+        assert len(second.trend.still) == len(outcome.digest.stalled)
+        latest = lab.digests()[-1]
+        assert f"1 new · {len(second.trend.still)} still · 0 resolved" in latest.text
+        assert "`fleet02`" in str(latest.blocks)
+
+
+def test_check_button_runs_a_check_in_the_digest_thread(tmp_path: Path) -> None:
+    with digest_lab(tmp_path) as lab:
+        check_hosts(lab.ctx.services, ["fleet01"])
+        outcome = lab.run_slot(lab.ctx.now())
+        assert outcome is not None
+        assert outcome.ts is not None
+        message = lab.slack.message(DIGEST_CHANNEL, outcome.ts)
+        buttons = [
+            b["accessory"]
+            for b in message.blocks
+            if (b.get("accessory") or {}).get("type") == "button"
+        ]
+        assert buttons, "fleet01 (in the inventory) is a top host with a Check button"
+        lab.slack.click_button(
+            VIEWER, DIGEST_CHANNEL, outcome.ts, "digest_check", buttons[0]["value"]
+        ).wait_ack(5)
+
+        def verdict() -> Any:
+            for reply in lab.slack.messages(DIGEST_CHANNEL, thread_ts=outcome.ts):
+                if reply.text.startswith("fleet01: ") and "checking" not in reply.text:
+                    return reply
+            return None
+
+        reply = lab.slack.wait_for(
+            verdict, timeout=60, description="fleet01's verdict in the thread"
+        )
+        assert reply.thread_ts == outcome.ts
+        assert "FAIL" in reply.text
+
+
+def test_a_restart_inside_the_slot_posts_once(tmp_path: Path) -> None:
+    with digest_lab(tmp_path) as lab:
+        # the cron never fires in a test, so the slot is the minute the run happens in
+        now = lab.ctx.now().replace(second=0, microsecond=0)
+        assert lab.run_slot(now) is not None
+        assert lab.run_slot(now + timedelta(seconds=20)) is None
+        # a new process on the same database, as after a crash and restart
+        lab.runtime.stop()
+        lab.runtime = start_runtime(lab.config, TestClock())
+        assert lab.run_slot(now) is None
+        assert len(lab.digests()) == 1
+
+
+def test_the_scheduler_target_finds_the_running_bot(tmp_path: Path) -> None:
+    with digest_lab(tmp_path) as lab:
+        from apscheduler.util import ref_to_obj
+
+        assert ref_to_obj("bot.flows.digest_flow:scheduled_digest") is scheduled_digest
+        lab.ctx.worker.call(lambda: scheduled_digest("morning"), timeout=120)
+        lab.ctx.worker.call(lambda: scheduled_digest("morning"), timeout=120)
+        slots = [s for s in _slots(lab) if not s.startswith("manual:")]
+        # both runs fell in the same minute (one post) or in two (two posts), never more
+        assert len(lab.digests()) == len(slots) in (1, 2)
+
+
+def _slots(lab: DigestLab) -> list[str]:
+    from bot.store.digests import DigestStore
+
+    return DigestStore(lab.ctx.services.db).slots("morning")
+
+
+POSTGRES_URL = os.environ.get("WSUSBOT_TEST_POSTGRES_URL")
+
+
+def empty_postgres(url: str) -> None:
+    """Start from migration zero (no pool: nothing stays open after the reset)."""
+    engine = create_engine(normalise_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set WSUSBOT_TEST_POSTGRES_URL for replicas")
+def test_two_replicas_on_postgresql_post_once(tmp_path: Path) -> None:
+    assert POSTGRES_URL is not None
+    empty_postgres(POSTGRES_URL)
+    with digest_lab(tmp_path, database_url=POSTGRES_URL) as lab:
+        other = start_runtime(lab.config, TestClock())
+        try:
+            assert other.ctx is not None
+            now = lab.ctx.now()
+            first = lab.ctx.worker.submit(run_scheduled(lab.ctx, "morning", now))
+            second = other.ctx.worker.submit(run_scheduled(other.ctx, "morning", now))
+            results = [first.result(120), second.result(120)]
+        finally:
+            other.stop()
+        assert sum(r is not None for r in results) == 1
+        assert len(lab.digests()) == 1
+
+
+def test_slash_digest_posts_to_the_channel_it_was_typed_in(tmp_path: Path) -> None:
+    with digest_lab(tmp_path) as lab:
+        lab.slack.type_command(VIEWER, "C0WSUS", "/wsus", "digest").wait_ack(5)
+        posted = lab.slack.wait_for(
+            lambda: [m for m in lab.slack.messages("C0WSUS") if m.text.startswith("WSUS digest")],
+            timeout=60,
+            description="the digest in C0WSUS",
+        )
+        assert len(posted) == 1
+        assert "not read: wsus02 (unreachable)" in posted[0].text
+        assert lab.digests() == []
+        [audit] = AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED)
+        assert audit.user == VIEWER
+        assert "slot manual:" in (audit.detail or "")
