@@ -172,12 +172,10 @@ class Schedules:
             self._start_scheduler()
 
     def _start_scheduler(self) -> None:
+        # the job store disposes its engine on shutdown: it must not be the shared one
+        jobstore_engine = Database(self.ctx.services.db.url).engine
         scheduler = AsyncIOScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(
-                    engine=self.ctx.services.db.engine, tablename=JOB_TABLE
-                )
-            },
+            jobstores={"default": SQLAlchemyJobStore(engine=jobstore_engine, tablename=JOB_TABLE)},
             job_defaults={
                 # a missed slot (bot down at 08:00) runs once when back, if within the grace
                 # time; several missed slots collapse into one run

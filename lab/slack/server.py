@@ -570,8 +570,15 @@ class LocalSlack:
         mode: Mode = "socket",
         retry: bool = False,
         tamper: Tamper = "none",
+        stale: bool = False,
+        forged_value: str | None = None,
     ) -> Delivery:
-        """`user` clicks the element `action_id` (and `value`) on a message the bot posted."""
+        """`user` clicks the element `action_id` (and `value`) on a message the bot posted.
+
+        `stale=True` clicks the message as first posted (a client that never saw the later
+        edits, e.g. an old tab); `forged_value` sends another value than the button holds
+        (a tampered client): both are things real Slack lets a bot receive.
+        """
         channel_id = self.workspace.require_channel(channel).id
         self.workspace.require_user(user)
         with self._state.lock:
@@ -579,7 +586,12 @@ class LocalSlack:
             if message is None:
                 raise LookupError(f"no message {message_ts} in {channel_id}")
             message = copy.deepcopy(message)
+        if stale and message.edits:
+            message.blocks = copy.deepcopy(message.edits[0].blocks)
+            message.text = message.edits[0].text
         found_block_id, element = find_button(message, action_id, value, block_id)
+        if forged_value is not None:
+            element = {**element, "value": forged_value}
         action_ts = self._state.clock.next()
         delivery = self._new_delivery(
             mode=mode,
@@ -602,6 +614,16 @@ class LocalSlack:
             tamper=tamper,
         )
         return self._dispatch(delivery, retry)
+
+    def redeliver(self, delivery: Delivery) -> Delivery:
+        """Send the same envelope again (same id, same payload) as a retry, as Slack does
+        when it believes the first delivery was lost."""
+        attempt = max(1, len(delivery.attempts))
+        if delivery.mode == "socket":
+            self._submit(self._deliver_socket(delivery, attempt))
+        else:
+            self._submit(self._deliver_http(delivery, attempt))
+        return delivery
 
     def submit_view(
         self,

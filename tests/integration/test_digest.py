@@ -145,6 +145,7 @@ def test_digest_names_the_stalled_clients_by_cause_then_shows_the_trend(tmp_path
         assert len(files) == 1
         upload = files[0]
         assert upload.filename.endswith(".csv")
+        assert upload.content is not None
         assert csv_by_cause(upload.content.decode("utf-8")) == expected
         text = str(message.blocks)
         for cause in expected:

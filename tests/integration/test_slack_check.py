@@ -95,11 +95,13 @@ def test_twenty_commands_at_once_are_all_acked_and_answered(tmp_path: Path) -> N
         )
 
 
-def test_a_retried_command_runs_one_check(tmp_path: Path) -> None:
-    with slack_lab("healthy", tmp_path) as lab:
-        delivery = lab.command(VIEWER, "check xp01")
+@pytest.mark.parametrize("mode", ["socket", "http"])
+def test_a_retried_command_runs_one_check(tmp_path: Path, mode: str) -> None:
+    with slack_lab("healthy", tmp_path, mode=mode) as lab:  # type: ignore[arg-type]
+        delivery = lab.command(VIEWER, "check xp01", mode=mode)
         delivery.wait_ack(5)
         lab.slack.redeliver(delivery)
+        delivery.wait_attempts(2, 5)
         lab.final_message("xp01")
         lab.drain()
         time.sleep(0.5)
@@ -109,7 +111,7 @@ def test_a_retried_command_runs_one_check(tmp_path: Path) -> None:
 
 
 def test_a_hanging_host_does_not_slow_acks_for_others(tmp_path: Path) -> None:
-    with slack_lab("healthy", tmp_path) as lab:
+    with slack_lab("healthy", tmp_path, runner__host_deadline_s=4) as lab:
         lab.estate.host("xp01").faults.hang = True
         lab.command(VIEWER, "check xp01").wait_ack(5)
         acks = [lab.command(VIEWER, "check wsus01").wait_ack(5) for _ in range(3)]

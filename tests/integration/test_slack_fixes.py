@@ -144,7 +144,8 @@ def test_expired_requests_lose_their_buttons(tmp_path: Path) -> None:
         lab.runtime.schedules.run_due_now()
         expired = card(lab, requested.thread_ts, "client.restart_wuauserv", "expired")
         assert not buttons(expired)
-        text = refusal_for(lab, click(lab, APPR, requested, "approval_approve"))
+        # someone with the old message still on screen clicks Approve
+        text = refusal_for(lab, click(lab, APPR, requested, "approval_approve", stale=True))
         assert "expired" in text
         assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
         assert "fix_expired" in actions(lab)
