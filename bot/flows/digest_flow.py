@@ -210,10 +210,11 @@ def _post(
     if not found.stalled:
         message = healthy_message(found)
     else:
+        by_host = found.by_host()
         top = [
             TopHost(
                 host,
-                tuple(found.by_host()[host]),
+                tuple(by_host[host]),
                 _token(ctx, digest, host, channel, now) if host in found.checkable else None,
             )
             for host in found.top_hosts(digest.top_hosts)

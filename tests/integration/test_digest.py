@@ -23,6 +23,7 @@ from bot.flows.digest_flow import DigestOutcome, run_scheduled, scheduled_digest
 from bot.runtime import BotRuntime
 from bot.store.audit import AuditAction, AuditLog, AuditRecord
 from bot.store.db import normalise_url
+from bot.store.digests import DigestStore
 from checks.logscan import FAILING_STATUSES
 from lab.estate import Estate
 from lab.hosts.fleet import generate
@@ -175,6 +176,15 @@ def test_digest_names_the_stalled_clients_by_cause_then_shows_the_trend(tmp_path
         latest = lab.digests()[-1]
         assert f"1 new · {len(second.trend.still)} still · 0 resolved" in latest.text
         assert "`fleet02`" in str(latest.blocks)
+        # the second run read the log from the stored cursor: no request counted twice
+        failing_requests = sum(
+            int(entry["count"])
+            for entry in load_scenario("stalled_fleet").servers[0].log_history
+            if int(entry["status"]) in FAILING_STATUSES
+        )
+        rows = DigestStore(lab.ctx.services.db).log_failures("wsus01", now - timedelta(days=3))
+        assert sum(r.count for r in rows) == failing_requests
+        assert DigestStore(lab.ctx.services.db).cursor("wsus01") is not None
 
 
 def test_check_button_runs_a_check_in_the_digest_thread(tmp_path: Path) -> None:
@@ -233,8 +243,6 @@ def test_the_scheduler_target_finds_the_running_bot(tmp_path: Path) -> None:
 
 
 def _slots(lab: DigestLab) -> list[str]:
-    from bot.store.digests import DigestStore
-
     return DigestStore(lab.ctx.services.db).slots("morning")
 
 
@@ -284,3 +292,32 @@ def test_slash_digest_posts_to_the_channel_it_was_typed_in(tmp_path: Path) -> No
         [audit] = AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED)
         assert audit.user == VIEWER
         assert "slot manual:" in (audit.detail or "")
+
+
+@pytest.mark.parametrize("post_when_healthy", [True, False])
+def test_a_healthy_estate_gets_one_line_or_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], post_when_healthy: bool
+) -> None:
+    from bot.cli import main
+
+    with Estate.start("healthy", workdir=tmp_path / "lab") as estate, LocalSlack() as slack:
+        extra = lab_sections(slack, estate.workdir)
+        extra["digests"] = [
+            {
+                "id": "morning",
+                "channel": DIGEST_CHANNEL,
+                "cron": NEVER_DURING_TESTS,
+                "post_when_healthy": post_when_healthy,
+            }
+        ]
+        config = estate.write_config(tmp_path / "wsusbot.toml", extra)
+        assert main(["--config", str(config), "digest", "--now"]) == 0
+        out = capsys.readouterr().out
+        posted = slack.messages(DIGEST_CHANNEL)
+        if post_when_healthy:
+            assert [m.text for m in posted] == ["all clients self-updating"]
+            assert "posted to C0DIGEST" in out
+        else:
+            assert posted == []
+            assert "healthy: not posted" in out
+        assert "digest morning: 0 stalled" in out
