@@ -1,0 +1,137 @@
+"""``wsusbot demo``: wsusbot's main job, end to end, on the embedded lab.
+
+A simulated WSUS estate and a local Slack start on loopback; the real bot connects in
+Socket Mode; lab users type ``/wsus check`` for each host, an operator requests a fix and
+a second person approves it; the conversation is printed as it happens. Nothing leaves
+127.0.0.0/8, and nothing needs Windows or a Slack workspace.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from bot.cli.lab_cmd import _wait_for_signal, slack_sections, start_estate
+from bot.cli.state import state_of
+from bot.config import load_settings
+
+CHANNEL = "C0WSUS"
+OPERATOR, APPROVER, VIEWER = "U0OPER", "U0APPR", "U0VIEWER"
+
+
+def blocks_to_text(blocks: list[dict[str, Any]]) -> str:
+    """A terminal rendering of Block Kit: header, sections, context, buttons."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"[bold]{_plain(block['text'].get('text', ''))}[/bold]")
+        elif kind == "section":
+            lines.append(_plain(block.get("text", {}).get("text", "")))
+        elif kind == "context":
+            lines.append("[dim]" + " ".join(_plain(e.get("text", "")) for e in
+                                              block.get("elements", [])) + "[/dim]")
+        elif kind == "actions":
+            labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
+            lines.append("[cyan]" + "  ".join(f"[ {_plain(label)} ]" for label in labels)
+                         + "[/cyan]")
+    return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return text.replace("[", "\\[")
+
+
+def _wait(predicate: Any, timeout: float = 60.0) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise TimeoutError("the demo waited too long for the bot")
+
+
+def _verdict(slack: Any, host: str) -> Any:
+    return _wait(lambda: next((m for m in slack.messages(CHANNEL)
+                               if m.text.startswith(f"{host}: ")), None))
+
+
+def _show(console: Console, who: str, message: Any) -> None:
+    console.print(Panel(blocks_to_text(message.blocks), title=who, title_align="left",
+                        expand=False))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        scenario: str = typer.Option("mixed", "--scenario", "-s", help="Lab scenario."),
+        keep_running: bool = typer.Option(
+            False, "--keep-running", help="Leave the lab, local Slack and bot up afterwards."),
+        workdir: Path | None = typer.Option(None, "--workdir"),
+    ) -> None:
+        """Run wsusbot on the embedded lab: checks, a two-person fix, the conversation."""
+        from bot.runtime import BotRuntime
+        from lab.slack import LocalSlack
+
+        console = state_of(ctx).out
+        estate = start_estate(scenario, 0, workdir)
+        slack = LocalSlack().start()
+        runtime = None
+        try:
+            config = estate.write_config(estate.workdir / "wsusbot.toml",
+                                         slack_sections(slack, estate.workdir))
+            runtime = BotRuntime(load_settings(config, env={}), mode="socket", health_port=None,
+                                 env={}).start()
+            slack.wait_for_socket()
+            hosts = [h.name for h in estate.hosts if h.winrm_url]
+            console.print(f"[bold]lab[/bold] {scenario}: {', '.join(hosts)} · local Slack "
+                          f"{slack.api_url} · config {config}")
+            for host in hosts:
+                console.print(f"\n[green]{VIEWER}[/green] types [bold]/wsus check {host}[/bold]")
+                slack.type_command(VIEWER, CHANNEL, "/wsus", f"check {host}")
+                _show(console, "wsusbot", _verdict(slack, host))
+            _demo_fix(console, slack, hosts)
+            if keep_running:
+                console.print(f"\nlab ready — config {config}; Ctrl-C to stop")
+                _wait_for_signal()
+        finally:
+            if runtime is not None:
+                runtime.stop()
+            slack.stop()
+            estate.stop()
+
+
+def _demo_fix(console: Console, slack: Any, hosts: list[str]) -> None:
+    """The first executable fix proposed: requested by the operator, approved by another."""
+    for host in hosts:
+        message = _verdict(slack, host)
+        for block in message.blocks:
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                action = str(element.get("action_id", ""))
+                if not action.startswith("fix_request:") or "sharepoint" in action:
+                    continue
+                fix = action.partition(":")[2]
+                console.print(f"\n[green]{OPERATOR}[/green] clicks [bold]Request fix[/bold] "
+                              f"({fix}) on {host}")
+                slack.click_button(OPERATOR, CHANNEL, message.ts, action)
+                card = _wait(lambda: next((m for m in slack.messages(CHANNEL,
+                                                                      thread_ts=message.ts)
+                                           if m.text.startswith(f"fix {fix} ")), None))
+                _show(console, "wsusbot (in thread)", card)
+                console.print(f"[green]{APPROVER}[/green] clicks [bold]Approve[/bold]")
+                slack.click_button(APPROVER, CHANNEL, card.ts, "approval_approve")
+                done = _wait(lambda: next(
+                    (m for m in slack.messages(CHANNEL, thread_ts=message.ts)
+                     if m.ts == card.ts and m.text.endswith((": succeeded", ": failed"))),
+                    None), timeout=90)
+                _show(console, "wsusbot (in thread)", done)
+                return
+    console.print("\nno executable fix was proposed in this scenario")
