@@ -270,6 +270,16 @@ def _resolve_relative(data: dict[str, Any], base: Path) -> None:
                 store["url"] = prefix + str(base / relative)
 
 
+def _read_override_file(path: Path, var: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {var}_FILE ({path}): {exc.strerror}") from exc
+    if not value:
+        raise ConfigError(f"{var}_FILE ({path}) is empty")
+    return value
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the configuration. ``env`` defaults to ``os.environ``."""
     environ = os.environ if env is None else env
@@ -292,6 +302,9 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         _resolve_relative(data, path.resolve().parent)
     for var, (section, key) in ENV_OVERRIDES.items():
         value = environ.get(var)
+        if not value and environ.get(f"{var}_FILE"):
+            # a database URL carries a password: it may come from a secret file
+            value = _read_override_file(Path(environ[f"{var}_FILE"]), var)
         if value:
             bucket = data.setdefault(section, {})
             if not isinstance(bucket, dict):

@@ -108,3 +108,12 @@ def test_bad_digest_schedules_are_config_errors(tmp_path: Path, digest: str, exp
     text = f"[[digests]]\nid = 'd'\nchannel = 'C1'\n{digest}\n"
     with pytest.raises(ConfigError, match=expected):
         load_settings(write(tmp_path, text), env={})
+
+
+def test_database_url_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "db_url"
+    secret.write_text("postgresql://bot:s3cret@db/wsus\n", encoding="utf-8")
+    settings = load_settings(None, env={"WSUSBOT_DATABASE_URL_FILE": str(secret)})
+    assert settings.store.url == "postgresql://bot:s3cret@db/wsus"
+    with pytest.raises(ConfigError, match="cannot read WSUSBOT_DATABASE_URL_FILE"):
+        load_settings(None, env={"WSUSBOT_DATABASE_URL_FILE": str(tmp_path / "nope")})
