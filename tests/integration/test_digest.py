@@ -289,7 +289,12 @@ def test_slash_digest_posts_to_the_channel_it_was_typed_in(tmp_path: Path) -> No
         assert len(posted) == 1
         assert "not read: wsus02 (unreachable)" in posted[0].text
         assert lab.digests() == []
-        [audit] = AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED)
+        # the audit row follows the post
+        [audit] = lab.slack.wait_for(
+            lambda: AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED),
+            timeout=30,
+            description="the digest_posted audit row",
+        )
         assert audit.user == VIEWER
         assert "slot manual:" in (audit.detail or "")
 
