@@ -342,8 +342,7 @@ def parse_host_facts(data: Any) -> HostFacts:
     doc = parse_document(data)
     if not isinstance(doc, ClientFacts | ServerFacts):
         raise FactsError(
-            f"a host check needs {CLIENT_FACTS} or {SERVER_FACTS}, got "
-            f"{type(doc).__name__}"
+            f"a host check needs {CLIENT_FACTS} or {SERVER_FACTS}, got {type(doc).__name__}"
         )
     return doc
 

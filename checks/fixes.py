@@ -53,15 +53,15 @@ FIXES: tuple[FixMeta, ...] = (
         risk=Risk.MEDIUM,
         rights=_LOCAL_ADMIN + "; IIS configuration write",
         changes=(
-            "runs cscript \"<WSUS install dir>\\setup\\InstallSelfupdateOnPort80.vbs\"",
+            'runs cscript "<WSUS install dir>\\setup\\InstallSelfupdateOnPort80.vbs"',
             "creates the Selfupdate virtual directory (and its content) on the site bound "
             "to port 80",
         ),
         verified_by=("server.port80_site", "server.selfupdate_vdir", "server.selfupdate_http"),
         runbook=(
             "Make sure a started IIS site is bound to http port 80 (it need not be WSUS's).",
-            "On the WSUS server run: cscript \"%ProgramFiles%\\Update Services\\setup\\"
-            "InstallSelfupdateOnPort80.vbs\"",
+            'On the WSUS server run: cscript "%ProgramFiles%\\Update Services\\setup\\'
+            'InstallSelfupdateOnPort80.vbs"',
             "Browse http://<server>/selfupdate/wuident.cab from a client: it must download.",
         ),
         probe="fix_install_selfupdate_port80",
@@ -151,8 +151,8 @@ FIXES: tuple[FixMeta, ...] = (
         ),
         verified_by=("client.au_state", "client.detection_stalled"),
         runbook=(
-            "reg add \"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\"
-            "Auto Update\" /v AUState /t REG_DWORD /d 2 /f",
+            'reg add "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\'
+            'Auto Update" /v AUState /t REG_DWORD /d 2 /f',
             "delete the LastWaitTimeout and DetectionStartTime values in that key",
             "net stop wuauserv && net start wuauserv",
             "wait 6-10 minutes for detection and self-update, then re-check",

@@ -81,8 +81,9 @@ class Database:
             with _MIGRATING, self.engine.begin() as connection:
                 if self.dialect == "postgresql":
                     # replicas starting together must not run the same migration twice
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                       {"key": MIGRATION_LOCK_KEY})
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
