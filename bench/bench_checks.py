@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.services import Services
+from checks.collect.target import HostTarget
 from checks.evaluation import evaluate_facts
 from checks.facts import read_host_facts
 from checks.model import CheckContext
@@ -49,14 +50,26 @@ def bench_evaluate(rounds: int) -> list[Row]:
         for _ in range(rounds * 20):
             evaluate_facts(registry, "h", facts, ctx)
         per = (time.perf_counter() - started) / (rounds * 20)
-        rows.append((f"evaluate all checks ({name})", f"{per * 1e6:.0f} µs/host",
-                     f"{1 / per:,.0f} hosts/s, one core"))
+        rows.append(
+            (
+                f"evaluate all checks ({name})",
+                f"{per * 1e6:.0f} µs/host",
+                f"{1 / per:,.0f} hosts/s, one core",
+            )
+        )
     return rows
 
 
 def _services(estate: Estate, workdir: Path, concurrency: int) -> Services:
     config = estate.write_config(workdir / "bench.toml", {"runner": {"concurrency": concurrency}})
     return Services.open(load_settings(config, env={}))
+
+
+async def _timed_check(services: Services, target: HostTarget) -> float:
+    async with services.runner() as runner:
+        started = time.perf_counter()
+        await runner.check(target, "bench")
+        return time.perf_counter() - started
 
 
 def bench_live(rounds: int, workdir: Path) -> list[Row]:
@@ -67,16 +80,15 @@ def bench_live(rounds: int, workdir: Path) -> list[Row]:
             for host in ("xp01", "wsus01"):
                 target = services.inventory.resolve(host)
 
-                async def one(target_host: object = target) -> float:
-                    async with services.runner() as runner:
-                        started = time.perf_counter()
-                        await runner.check(target, "bench")
-                        return time.perf_counter() - started
-
-                samples = [asyncio.run(one()) for _ in range(rounds)]
+                samples = [asyncio.run(_timed_check(services, target)) for _ in range(rounds)]
                 commands = estate.wsman(host).stats().commands_run
-                rows.append((f"live check of one {target.role} ({host})", _ms(samples),
-                             f"{commands / rounds:.0f} WinRM command(s) per check"))
+                rows.append(
+                    (
+                        f"live check of one {target.role} ({host})",
+                        _ms(samples),
+                        f"{commands / rounds:.0f} WinRM command(s) per check",
+                    )
+                )
         finally:
             services.close()
     return rows
@@ -100,8 +112,13 @@ def bench_fleet(checks: int, workdir: Path) -> list[Row]:
             cpu = time.process_time() - cpu
         finally:
             services.close()
-    return [(f"fleet: {checks} host checks, concurrency 16", f"{elapsed:.2f} s",
-             f"{checks / elapsed:.0f} checks/s · bot+lab CPU {cpu / checks * 1000:.0f} ms/check")]
+    return [
+        (
+            f"fleet: {checks} host checks, concurrency 16",
+            f"{elapsed:.2f} s",
+            f"{checks / elapsed:.0f} checks/s · bot+lab CPU {cpu / checks * 1000:.0f} ms/check",
+        )
+    ]
 
 
 def bench_inventory(workdir: Path) -> list[Row]:
@@ -116,15 +133,21 @@ def bench_inventory(workdir: Path) -> list[Row]:
                     outcome = await runner.check(target, "bench")
                     facts = outcome.facts
                     size = len(facts.model_dump_json()) if facts else 0
-                    count = len(getattr(getattr(facts, "wsus_computers", None), "computers",
-                                        None) or [])
+                    count = len(
+                        getattr(getattr(facts, "wsus_computers", None), "computers", None) or []
+                    )
                     return time.perf_counter() - started, size, count
 
             elapsed, size, count = asyncio.run(run())
         finally:
             services.close()
-    return [(f"server check, {count:,} computers in inventory", f"{elapsed * 1000:.0f} ms",
-             f"facts document {size / 1024:.0f} KiB")]
+    return [
+        (
+            f"server check, {count:,} computers in inventory",
+            f"{elapsed * 1000:.0f} ms",
+            f"facts document {size / 1024:.0f} KiB",
+        )
+    ]
 
 
 def bench_slack(workdir: Path) -> list[Row]:
@@ -137,11 +160,17 @@ def bench_slack(workdir: Path) -> list[Row]:
         acks = [d.wait_ack(10).latency for d in deliveries]
         lab.slack.wait_for(
             lambda: sum(1 for m in lab.bot_messages() if ": PASS" in m.text) == 20 or None,
-            timeout=120)
+            timeout=120,
+        )
         total = time.perf_counter() - started
-    return [("Slack: 20 simultaneous /wsus check — ack", _ms(acks), "Slack's limit is 3 s"),
-            ("Slack: 20 simultaneous /wsus check — all verdicts", f"{total:.2f} s",
-             "placeholder edited in place")]
+    return [
+        ("Slack: 20 simultaneous /wsus check — ack", _ms(acks), "Slack's limit is 3 s"),
+        (
+            "Slack: 20 simultaneous /wsus check — all verdicts",
+            f"{total:.2f} s",
+            "placeholder edited in place",
+        ),
+    ]
 
 
 def main() -> None:

@@ -34,12 +34,16 @@ def blocks_to_text(blocks: list[dict[str, Any]]) -> str:
         elif kind == "section":
             lines.append(_plain(block.get("text", {}).get("text", "")))
         elif kind == "context":
-            lines.append("[dim]" + " ".join(_plain(e.get("text", "")) for e in
-                                              block.get("elements", [])) + "[/dim]")
+            lines.append(
+                "[dim]"
+                + " ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
+                + "[/dim]"
+            )
         elif kind == "actions":
             labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
-            lines.append("[cyan]" + "  ".join(f"[ {_plain(label)} ]" for label in labels)
-                         + "[/cyan]")
+            lines.append(
+                "[cyan]" + "  ".join(f"[ {_plain(label)} ]" for label in labels) + "[/cyan]"
+            )
     return "\n".join(lines)
 
 
@@ -59,13 +63,15 @@ def _wait(predicate: Any, timeout: float = 60.0) -> Any:
 
 
 def _verdict(slack: Any, host: str) -> Any:
-    return _wait(lambda: next((m for m in slack.messages(CHANNEL)
-                               if m.text.startswith(f"{host}: ")), None))
+    return _wait(
+        lambda: next((m for m in slack.messages(CHANNEL) if m.text.startswith(f"{host}: ")), None)
+    )
 
 
 def _show(console: Console, who: str, message: Any) -> None:
-    console.print(Panel(blocks_to_text(message.blocks), title=who, title_align="left",
-                        expand=False))
+    console.print(
+        Panel(blocks_to_text(message.blocks), title=who, title_align="left", expand=False)
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +80,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         scenario: str = typer.Option("mixed", "--scenario", "-s", help="Lab scenario."),
         keep_running: bool = typer.Option(
-            False, "--keep-running", help="Leave the lab, local Slack and bot up afterwards."),
+            False, "--keep-running", help="Leave the lab, local Slack and bot up afterwards."
+        ),
         workdir: Path | None = typer.Option(None, "--workdir"),
     ) -> None:
         """Run wsusbot on the embedded lab: checks, a two-person fix, the conversation."""
@@ -86,14 +93,18 @@ def register(app: typer.Typer) -> None:
         slack = LocalSlack().start()
         runtime = None
         try:
-            config = estate.write_config(estate.workdir / "wsusbot.toml",
-                                         slack_sections(slack, estate.workdir))
-            runtime = BotRuntime(load_settings(config, env={}), mode="socket", health_port=None,
-                                 env={}).start()
+            config = estate.write_config(
+                estate.workdir / "wsusbot.toml", slack_sections(slack, estate.workdir)
+            )
+            runtime = BotRuntime(
+                load_settings(config, env={}), mode="socket", health_port=None, env={}
+            ).start()
             slack.wait_for_socket()
             hosts = [h.name for h in estate.hosts if h.winrm_url]
-            console.print(f"[bold]lab[/bold] {scenario}: {', '.join(hosts)} · local Slack "
-                          f"{slack.api_url} · config {config}")
+            console.print(
+                f"[bold]lab[/bold] {scenario}: {', '.join(hosts)} · local Slack "
+                f"{slack.api_url} · config {config}"
+            )
             for host in hosts:
                 console.print(f"\n[green]{VIEWER}[/green] types [bold]/wsus check {host}[/bold]")
                 slack.type_command(VIEWER, CHANNEL, "/wsus", f"check {host}")
@@ -109,29 +120,47 @@ def register(app: typer.Typer) -> None:
             estate.stop()
 
 
+def _in_thread(slack: Any, thread_ts: str, test: Any, timeout: float = 60.0) -> Any:
+    return _wait(
+        lambda: next((m for m in slack.messages(CHANNEL, thread_ts=thread_ts) if test(m)), None),
+        timeout=timeout,
+    )
+
+
+def _first_fix_button(message: Any) -> str | None:
+    for block in message.blocks:
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements", []):
+            action = str(element.get("action_id", ""))
+            # a manual runbook makes a dull demo: show a fix the bot runs
+            if action.startswith("fix_request:") and "sharepoint" not in action:
+                return action
+    return None
+
+
 def _demo_fix(console: Console, slack: Any, hosts: list[str]) -> None:
     """The first executable fix proposed: requested by the operator, approved by another."""
     for host in hosts:
         message = _verdict(slack, host)
-        for block in message.blocks:
-            for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                action = str(element.get("action_id", ""))
-                if not action.startswith("fix_request:") or "sharepoint" in action:
-                    continue
-                fix = action.partition(":")[2]
-                console.print(f"\n[green]{OPERATOR}[/green] clicks [bold]Request fix[/bold] "
-                              f"({fix}) on {host}")
-                slack.click_button(OPERATOR, CHANNEL, message.ts, action)
-                card = _wait(lambda: next((m for m in slack.messages(CHANNEL,
-                                                                      thread_ts=message.ts)
-                                           if m.text.startswith(f"fix {fix} ")), None))
-                _show(console, "wsusbot (in thread)", card)
-                console.print(f"[green]{APPROVER}[/green] clicks [bold]Approve[/bold]")
-                slack.click_button(APPROVER, CHANNEL, card.ts, "approval_approve")
-                done = _wait(lambda: next(
-                    (m for m in slack.messages(CHANNEL, thread_ts=message.ts)
-                     if m.ts == card.ts and m.text.endswith((": succeeded", ": failed"))),
-                    None), timeout=90)
-                _show(console, "wsusbot (in thread)", done)
-                return
+        action = _first_fix_button(message)
+        if action is None:
+            continue
+        fix = action.partition(":")[2]
+        console.print(
+            f"\n[green]{OPERATOR}[/green] clicks [bold]Request fix[/bold] ({fix}) on {host}"
+        )
+        slack.click_button(OPERATOR, CHANNEL, message.ts, action)
+        card = _in_thread(slack, message.ts, lambda m, f=fix: m.text.startswith(f"fix {f} "))
+        _show(console, "wsusbot (in thread)", card)
+        console.print(f"[green]{APPROVER}[/green] clicks [bold]Approve[/bold]")
+        slack.click_button(APPROVER, CHANNEL, card.ts, "approval_approve")
+        done = _in_thread(
+            slack,
+            message.ts,
+            lambda m, ts=card.ts: m.ts == ts and m.text.endswith((": succeeded", ": failed")),
+            timeout=90,
+        )
+        _show(console, "wsusbot (in thread)", done)
+        return
     console.print("\nno executable fix was proposed in this scenario")
