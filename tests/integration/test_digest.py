@@ -101,12 +101,14 @@ def start_runtime(config: Path, clock: TestClock) -> BotRuntime:
 
 
 @contextmanager
-def digest_lab(tmp_path: Path, *, database_url: str | None = None) -> Iterator[DigestLab]:
+def digest_lab(
+    tmp_path: Path, *, database_url: str | None = None, viewers: list[str] | None = None
+) -> Iterator[DigestLab]:
     estate = Estate.start("stalled_fleet", workdir=tmp_path / "lab")
     slack = LocalSlack().start()
     lab: DigestLab | None = None
     try:
-        extra = lab_sections(slack, estate.workdir)
+        extra = lab_sections(slack, estate.workdir, roles__viewers=viewers or [])
         extra["digests"] = [
             {"id": "morning", "channel": DIGEST_CHANNEL, "cron": NEVER_DURING_TESTS, "top_hosts": 5}
         ]
@@ -326,3 +328,29 @@ def test_a_healthy_estate_gets_one_line_or_nothing(
             assert posted == []
             assert "healthy: not posted" in out
         assert "digest morning: 0 stalled" in out
+
+
+def test_check_button_needs_the_viewer_role(tmp_path: Path) -> None:
+    with digest_lab(tmp_path, viewers=[VIEWER]) as lab:
+        outcome = lab.run_slot(lab.ctx.now())
+        assert outcome is not None
+        assert outcome.ts is not None
+        message = lab.slack.message(DIGEST_CHANNEL, outcome.ts)
+        [token] = [
+            b["accessory"]["value"]
+            for b in message.blocks
+            if (b.get("accessory") or {}).get("type") == "button"
+        ]
+        delivery = lab.slack.click_button(
+            "U0NOBODY", DIGEST_CHANNEL, outcome.ts, "digest_check", token
+        )
+        delivery.wait_ack(5)
+        [refusal] = lab.slack.wait_for(
+            lambda: lab.slack.responses(delivery.id), timeout=10, description="the refusal"
+        )
+        assert refusal.response_type == "ephemeral"
+        assert "viewer role" in str(refusal.body.get("text"))
+        thread = lab.slack.messages(DIGEST_CHANNEL, thread_ts=outcome.ts)
+        assert not [m for m in thread if m.text.startswith(("fleet01", "checking"))]
+        refused = AuditLog(lab.ctx.services.db).query(action=AuditAction.CHECK_REFUSED)
+        assert [r.user for r in refused] == ["U0NOBODY"]
