@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: how far back follow-up audit rows are read (a follow-up older than this is history)
 FOLLOWUP_LOOKBACK = timedelta(days=30)
+#: accumulated IIS log failures older than this are dropped (keeps the table bounded; any
+#: digest's log_error_window_hours is far shorter)
+LOG_STATE_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,7 @@ async def gather(
             await asyncio.to_thread(store.merge_observations, server, observations(facts.iis_log))
             if facts.iis_log.cursor is not None:
                 await asyncio.to_thread(store.save_cursor, server, facts.iis_log.cursor, now)
+            await asyncio.to_thread(store.forget_log_failures, server, now - LOG_STATE_RETENTION)
     for server, computers in inventories:
         result.computers_seen += len(computers)
         result.add(
