@@ -259,6 +259,20 @@ function Get-WsusbotService {
     return ,$state
 }
 
+function Get-WsusbotServicesSection {
+    # one {state, start_mode} per service name; a missing service is null plus an error
+    param([string[]]$Names, $Errors)
+    $section = New-WsusbotMap
+    foreach ($name in $Names) {
+        $section[$name] = $null
+        try {
+            $section[$name] = Get-WsusbotService $name
+            if ($null -eq $section[$name]) { Add-WsusbotError $Errors "services.$name" "service '$name' is not installed" }
+        } catch { Add-WsusbotError $Errors "services.$name" $_ }
+    }
+    return ,$section
+}
+
 function Get-WsusbotFileVersion {
     # "major.minor.build.revision" from the file's version resource
     param([string]$Path)

@@ -98,15 +98,7 @@ function Invoke-WsusbotProbe_client_facts {
     }
 
     function Get-ServicesSection {
-        $section = New-WsusbotMap
-        foreach ($name in @('wuauserv', 'BITS')) {
-            $section[$name] = $null
-            try {
-                $section[$name] = Get-WsusbotService $name
-                if ($null -eq $section[$name]) { Add-WsusbotError $Errors "services.$name" "service '$name' is not installed" }
-            } catch { Add-WsusbotError $Errors "services.$name" $_ }
-        }
-        return ,$section
+        return ,(Get-WsusbotServicesSection @('wuauserv', 'BITS') $Errors)
     }
 
     function Get-ProxySection {

@@ -122,15 +122,7 @@ function Invoke-WsusbotProbe_server_facts {
     }
 
     function Get-ServicesSection {
-        $section = New-WsusbotMap
-        foreach ($name in @('WsusService', 'W3SVC')) {
-            $section[$name] = $null
-            try {
-                $section[$name] = Get-WsusbotService $name
-                if ($null -eq $section[$name]) { Add-WsusbotError $Errors "services.$name" "service '$name' is not installed" }
-            } catch { Add-WsusbotError $Errors "services.$name" $_ }
-        }
-        return ,$section
+        return ,(Get-WsusbotServicesSection @('WsusService', 'W3SVC') $Errors)
     }
 
     $Doc['host'] = $env:COMPUTERNAME
