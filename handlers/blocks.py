@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.store.runs import RunSummary
 from checks.fixes import FixMeta, Risk
 from checks.model import Check, Finding, Status
 from checks.report import Report
@@ -231,6 +232,22 @@ class HistoryRow:
     verdict: Status
     failing: str
     requested_by: str
+
+
+def history_row(run: RunSummary) -> HistoryRow:
+    """A stored check run as one line: verdict, and the failing checks or why it failed."""
+    report = Report.from_json(run.report)
+    failing = run.unreachable_reason or ", ".join(
+        sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
+    )
+    return HistoryRow(
+        host=run.host,
+        run_id=run.id,
+        finished_at=run.finished_at,
+        verdict=Status(run.verdict),
+        failing=failing,
+        requested_by=run.requested_by,
+    )
 
 
 def history_message(host: str, rows: Sequence[HistoryRow]) -> Message:

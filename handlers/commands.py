@@ -14,8 +14,6 @@ from bot.flows.check_flow import Refusal, authorize_check, refuse, resolve, star
 from bot.flows.context import BotContext
 from bot.store.audit import AuditAction
 from checks.errors import UsageError
-from checks.model import Status
-from checks.report import Report
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -94,20 +92,5 @@ def handle(
 
 
 def history(ctx: BotContext, host: str) -> blocks.Message:
-    rows = []
-    for run in ctx.services.runs.history(host, limit=15):
-        report = Report.from_json(run.report)
-        failing = run.unreachable_reason or ", ".join(
-            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
-        )
-        rows.append(
-            blocks.HistoryRow(
-                host=run.host,
-                run_id=run.id,
-                finished_at=run.finished_at,
-                verdict=Status(run.verdict),
-                failing=failing,
-                requested_by=run.requested_by,
-            )
-        )
-    return blocks.history_message(host, rows)
+    runs = ctx.services.runs.history(host, limit=15)
+    return blocks.history_message(host, [blocks.history_row(run) for run in runs])

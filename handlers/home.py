@@ -10,31 +10,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.flows.context import BotContext
-from checks.model import Status
-from checks.report import Report
 from handlers import blocks
 
 log = logging.getLogger(__name__)
 
 
 def home_rows(ctx: BotContext) -> list[blocks.HistoryRow]:
-    rows = []
-    for run in ctx.services.runs.latest_per_host(limit=200):
-        report = Report.from_json(run.report)
-        failing = run.unreachable_reason or ", ".join(
-            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
-        )
-        rows.append(
-            blocks.HistoryRow(
-                host=run.host,
-                run_id=run.id,
-                finished_at=run.finished_at,
-                verdict=Status(run.verdict),
-                failing=failing,
-                requested_by=run.requested_by,
-            )
-        )
-    return rows
+    return [blocks.history_row(run) for run in ctx.services.runs.latest_per_host(limit=200)]
 
 
 def publish_home(ctx: BotContext, client: WebClient, user: str) -> None:

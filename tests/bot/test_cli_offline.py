@@ -8,31 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.checks.test_registry import CATALOGUE_IDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-11-25T08:00:00Z"
-CATALOGUE_IDS = {
-    "server.port80_site",
-    "server.selfupdate_vdir",
-    "server.selfupdate_http",
-    "server.clientwebservice_http",
-    "server.anonymous_auth",
-    "server.sharepoint_conflict",
-    "server.iis_log_errors",
-    "server.services",
-    "server.stale_clients",
-    "client.agent_version",
-    "client.policy_wuserver",
-    "client.policy_use_wuserver",
-    "client.legacy_sus_server",
-    "client.au_enabled",
-    "client.services",
-    "client.selfupdate_reachable",
-    "client.au_state",
-    "client.detection_stalled",
-    "client.update_log_errors",
-    "client.proxy",
-}
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
