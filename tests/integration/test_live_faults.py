@@ -27,8 +27,10 @@ def estate(tmp_path: Path) -> Estate:
 def write_config(estate: Estate, tmp_path: Path) -> Path:
     return estate.write_config(
         tmp_path / "wsusbot.toml",
-        {"runner": {"host_deadline_s": DEADLINE_S},
-         "winrm": {"operation_timeout_s": 1, "read_timeout_s": 3, "connect_retries": 1}},
+        {
+            "runner": {"host_deadline_s": DEADLINE_S},
+            "winrm": {"operation_timeout_s": 1, "read_timeout_s": 3, "connect_retries": 1},
+        },
     )
 
 

@@ -24,14 +24,25 @@ def test_no_secret_in_db_messages_logs_or_json(
         ]
         lab.command("U0OPER", "check xp01").wait_ack(5)
         result = lab.final_message("xp01")
-        lab.slack.click_button("U0OPER", CHANNEL, result.ts,
-                               "fix_request:client.restart_wuauserv").wait_ack(5)
-        card = lab.slack.wait_for(lambda: next(
-            (m for m in lab.slack.messages(CHANNEL, thread_ts=result.ts)
-             if m.text.startswith("fix ")), None), timeout=20)
+        lab.slack.click_button(
+            "U0OPER", CHANNEL, result.ts, "fix_request:client.restart_wuauserv"
+        ).wait_ack(5)
+        card = lab.slack.wait_for(
+            lambda: next(
+                (
+                    m
+                    for m in lab.slack.messages(CHANNEL, thread_ts=result.ts)
+                    if m.text.startswith("fix ")
+                ),
+                None,
+            ),
+            timeout=20,
+        )
         lab.slack.click_button("U0APPR", CHANNEL, card.ts, "approval_approve").wait_ack(5)
-        lab.slack.wait_for(lambda: lab.slack.message(CHANNEL, card.ts).text.endswith(
-            "succeeded") or None, timeout=30)
+        lab.slack.wait_for(
+            lambda: lab.slack.message(CHANNEL, card.ts).text.endswith("succeeded") or None,
+            timeout=30,
+        )
         lab.estate.set_faults("wsus01", force_401=True)
         lab.command("U0OPER", "check wsus01").wait_ack(5)
         lab.final_message("wsus01")

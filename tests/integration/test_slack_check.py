@@ -153,12 +153,10 @@ def test_home_tab_shows_latest_verdicts(tmp_path: Path) -> None:
     with slack_lab("healthy", tmp_path) as lab:
         lab.command(VIEWER, "check wsus01").wait_ack(5)
         lab.final_message("wsus01")
-        assert lab.runtime.ctx is not None
-        from handlers.home import publish_home
-
-        publish_home(lab.runtime.ctx, lab.runtime.ctx.client, VIEWER)
-        view = lab.slack.home_view(VIEWER)
-        assert view is not None
+        lab.slack.open_home(VIEWER).wait_ack(5)
+        view = lab.slack.wait_for(
+            lambda: lab.slack.home_view(VIEWER), timeout=10, description="home tab published"
+        )
         assert "wsus01" in blocks_text(view["blocks"])
 
 

@@ -287,3 +287,35 @@ def test_two_bot_instances_on_one_postgres_run_the_fix_once(tmp_path: Path) -> N
         first.drain()
         second.drain()
         assert fix_runs(first, "xp01", "fix_restart_wuauserv") == 1
+
+
+def test_a_fix_that_fails_on_the_host_is_failed_and_not_retried(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        lab.estate.host("xp01").faults.fail_fixes = {"fix_restart_wuauserv"}
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        commands_before = lab.estate.wsman("xp01").stats().commands_run
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        failed = card(lab, requested.thread_ts, "client.restart_wuauserv", "failed")
+        text = blocks_text(failed.blocks)
+        assert "Access is denied" in text
+        assert "nothing is retried" in text
+        assert not buttons(failed)
+        lab.drain()
+        # exactly the one fix command: no retry, no re-check claiming success
+        assert lab.estate.wsman("xp01").stats().commands_run == commands_before + 1
+        assert "fix_failed" in actions(lab)
+        assert "fix_succeeded" not in actions(lab)
+
+
+def test_an_unreachable_host_at_approval_time_fails_with_the_reason(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        lab.estate.set_faults("xp01", refuse=True)
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        failed = card(lab, requested.thread_ts, "client.restart_wuauserv", "failed")
+        assert "unreachable" in blocks_text(failed.blocks)
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
+        assert lab.runtime.ctx is not None
+        stored = ApprovalStore(lab.runtime.ctx.services.db).in_states(State.FAILED)
+        assert len(stored) == 1
+        assert stored[0].error is not None
