@@ -3,6 +3,7 @@ through the local Slack and the lab hosts (fix probes counted in the lab)."""
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.cli import main
 from bot.store.approvals import ApprovalStore, State
 from bot.store.audit import AuditLog
 from bot.store.db import Database
@@ -69,7 +71,7 @@ def actions(lab: SlackLab) -> list[str]:
     return [r.action for r in AuditLog(lab.runtime.ctx.services.db).query()]
 
 
-def test_request_approve_run_recheck(tmp_path: Path) -> None:
+def test_request_approve_run_recheck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with slack_lab("wuauserv_stopped", tmp_path) as lab:
         requested = request(lab, "xp01", "client.restart_wuauserv")
         assert "Approve" in blocks_text(requested.blocks)
@@ -87,6 +89,27 @@ def test_request_approve_run_recheck(tmp_path: Path) -> None:
         assert {"fix_requested", "fix_approved", "fix_started", "fix_succeeded"} <= set(
             actions(lab)
         )
+        capsys.readouterr()
+        assert main(["-c", str(lab.config), "audit", "--host", "xp01", "--format", "json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert {
+            "time",
+            "user",
+            "action",
+            "host",
+            "check",
+            "fix",
+            "approval",
+            "outcome",
+            "before",
+            "after",
+        } <= set(rows[0])
+        succeeded = next(r for r in rows if r["action"] == "fix_succeeded")
+        assert succeeded["user"] == APPR
+        assert succeeded["before"]
+        assert succeeded["after"]
+        assert main(["-c", str(lab.config), "audit", "--format", "csv"]) == 0
+        assert capsys.readouterr().out.splitlines()[0].startswith("time,user,action,host")
 
 
 def refusal_text_or_empty(lab: SlackLab) -> str:
