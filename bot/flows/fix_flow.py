@@ -242,97 +242,108 @@ def decide(
     if token is None or approval is None or approval.host != token.host:
         return _refuse(ctx, user, "that approval button is not valid (unknown or tampered)")
     fix = get_fix(approval.fix_id)
-    audit: dict[str, Any] = {"host": approval.host, "fix": fix.id, "approval": approval.id}
     decision = action_id.removeprefix("approval_")
     if decision == "deny":
-        allowed = ctx.authorizer.has(user, Role.APPROVER) or user == approval.requested_by
-        if not allowed:
-            return _refuse(
-                ctx, user, "only an approver (or the requester) can deny this fix", **audit
-            )
-        if not _approvals(ctx).transition(
-            approval.id,
-            State.REQUESTED,
-            State.DENIED,
-            decided_by=user,
-            decided_at=ctx.now(),
-            finished_at=ctx.now(),
-        ):
-            return _already(ctx, approval.id)
-        ctx.record(
-            AuditRecord(
-                time=ctx.now(), user=user, action=AuditAction.FIX_DENIED, outcome="denied", **audit
-            )
-        )
-        _update_card(ctx, _reload(ctx, approval.id))
-        return None
+        return _deny(ctx, user, approval)
     if decision == "done":
-        if fix.risk is not Risk.MANUAL:
-            return _refuse(ctx, user, "only manual fixes can be marked done", **audit)
-        if not (ctx.authorizer.has(user, Role.OPERATOR) or ctx.authorizer.has(user, Role.APPROVER)):
-            return _refuse(
-                ctx, user, "you need the operator or approver role to mark a runbook done", **audit
-            )
-        if not _approvals(ctx).transition(
-            approval.id,
-            State.REQUESTED,
-            State.SUCCEEDED,
-            decided_by=user,
-            decided_at=ctx.now(),
-            finished_at=ctx.now(),
-            result={"manual": True},
-        ):
-            return _already(ctx, approval.id)
-        ctx.record(
-            AuditRecord(
-                time=ctx.now(),
-                user=user,
-                action=AuditAction.FIX_MARKED_DONE,
-                outcome="marked_done",
-                **audit,
-            )
+        return _mark_done(ctx, user, approval, fix)
+    if decision == "approve":
+        return _approve(ctx, user, approval, fix)
+    return _refuse(ctx, user, "unknown action", **_about(approval))
+
+
+def _about(approval: ApprovalRecord) -> dict[str, Any]:
+    return {"host": approval.host, "fix": approval.fix_id, "approval": approval.id}
+
+
+def _decide_once(
+    ctx: BotContext,
+    user: str,
+    approval: ApprovalRecord,
+    new: State,
+    action: AuditAction,
+    outcome: str,
+    **values: Any,
+) -> bool:
+    """requested -> ``new`` by compare-and-set, audited; False when someone was first."""
+    now = ctx.now()
+    if new.final:
+        values["finished_at"] = now
+    if not _approvals(ctx).transition(
+        approval.id, State.REQUESTED, new, decided_by=user, decided_at=now, **values
+    ):
+        return False
+    ctx.record(AuditRecord(time=now, user=user, action=action, outcome=outcome, **_about(approval)))
+    return True
+
+
+def _deny(ctx: BotContext, user: str, approval: ApprovalRecord) -> str | None:
+    if not (ctx.authorizer.has(user, Role.APPROVER) or user == approval.requested_by):
+        return _refuse(
+            ctx, user, "only an approver (or the requester) can deny this fix", **_about(approval)
         )
-        fresh = _reload(ctx, approval.id)
-        _update_card(ctx, fresh, note="runbook marked done; re-checking")
-        ctx.worker.submit(_recheck(ctx, fresh, fix, user))
-        return None
-    if decision != "approve":
-        return _refuse(ctx, user, "unknown action", **audit)
+    if not _decide_once(ctx, user, approval, State.DENIED, AuditAction.FIX_DENIED, "denied"):
+        return _already(ctx, approval.id)
+    _update_card(ctx, _reload(ctx, approval.id))
+    return None
+
+
+def _mark_done(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMeta) -> str | None:
+    if fix.risk is not Risk.MANUAL:
+        return _refuse(ctx, user, "only manual fixes can be marked done", **_about(approval))
+    if not (ctx.authorizer.has(user, Role.OPERATOR) or ctx.authorizer.has(user, Role.APPROVER)):
+        return _refuse(
+            ctx,
+            user,
+            "you need the operator or approver role to mark a runbook done",
+            **_about(approval),
+        )
+    if not _decide_once(
+        ctx,
+        user,
+        approval,
+        State.SUCCEEDED,
+        AuditAction.FIX_MARKED_DONE,
+        "marked_done",
+        result={"manual": True},
+    ):
+        return _already(ctx, approval.id)
+    fresh = _reload(ctx, approval.id)
+    _update_card(ctx, fresh, note="runbook marked done; re-checking")
+    ctx.worker.submit(_recheck(ctx, fresh, fix, user))
+    return None
+
+
+def _approve(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMeta) -> str | None:
+    about = _about(approval)
     if not ctx.authorizer.has(user, Role.APPROVER):
-        return _refuse(ctx, user, "you need the approver role to approve fixes", **audit)
+        return _refuse(ctx, user, "you need the approver role to approve fixes", **about)
     if fix.risk is Risk.MANUAL:
         return _refuse(
             ctx,
             user,
             "manual fixes are not run by the bot: follow the runbook, then press Mark done",
-            **audit,
+            **about,
         )
-    two_person = ctx.services.settings.approvals.two_person_rule and fix.id not in (
-        ctx.services.settings.approvals.self_approval_allowed
-    )
-    if two_person and user == approval.requested_by:
+    settings = ctx.services.settings.approvals
+    if (
+        settings.two_person_rule
+        and fix.id not in settings.self_approval_allowed
+        and user == approval.requested_by
+    ):
         return _refuse(
             ctx,
             user,
             "you requested this fix; a different approver must approve it (two-person rule)",
-            **audit,
+            **about,
         )
-    now = ctx.now()
-    if approval.expires_at <= now:
+    if approval.expires_at <= ctx.now():
         _expire(ctx, approval)
-        return _refuse(ctx, user, "this request has expired; request the fix again", **audit)
-    if not _approvals(ctx).transition(
-        approval.id, State.REQUESTED, State.APPROVED, decided_by=user, decided_at=now
-    ):
+        return _refuse(ctx, user, "this request has expired; request the fix again", **about)
+    if not _decide_once(ctx, user, approval, State.APPROVED, AuditAction.FIX_APPROVED, "approved"):
         return _already(ctx, approval.id)
-    ctx.record(
-        AuditRecord(
-            time=now, user=user, action=AuditAction.FIX_APPROVED, outcome="approved", **audit
-        )
-    )
-    fresh = _reload(ctx, approval.id)
     # the buttons go at once: nobody can act on this card again
-    _update_card(ctx, fresh, state="running", note="running…")
+    _update_card(ctx, _reload(ctx, approval.id), state="running", note="running…")
     ctx.worker.submit(execute(ctx, approval.id))
     return None
 
