@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
@@ -170,7 +171,28 @@ class SocketModeRunner:
         except Exception:
             return False
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
+        """Close the connection, bounded.
+
+        slack_sdk's builtin client joins its session thread on close() after setting
+        ``current_session_state.terminated``; but that thread resets the flag each time it
+        enters a session, so a close landing on that moment waits forever (seen in CI).
+        Keep telling the session it is over until close() returns, and never hang shutdown.
+        """
+        closer = threading.Thread(
+            target=self._close_quietly, name="wsusbot-socket-close", daemon=True
+        )
+        closer.start()
+        deadline = time.monotonic() + timeout
+        while closer.is_alive() and time.monotonic() < deadline:
+            state = getattr(self._handler.client, "current_session_state", None)
+            if state is not None:
+                state.terminated = True
+            closer.join(0.1)
+        if closer.is_alive():
+            log.warning("the Socket Mode client did not close within %.0f s", timeout)
+
+    def _close_quietly(self) -> None:
         try:
             self._handler.close()  # type: ignore[no-untyped-call]
         except Exception as exc:
