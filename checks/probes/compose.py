@@ -1,7 +1,7 @@
 """Compose PowerShell probe scripts from package data (docs/probes.md, "Script shape").
 
 A rendered probe is ``header`` + the ``$params`` line + a constant body. The body is the
-shared helper libraries (``_common.ps1``; ``_iis.ps1`` for IIS-side probes, ``_fix.ps1``
+shared helper libraries (``lib/common.psm1``; ``lib/iis.psm1`` for IIS-side probes, ``lib/fix.psm1``
 for fixes), the probe's own ``.ps1`` file (which defines ``Invoke-WsusbotProbe_<name>``)
 and one entry line. Parameters only ever reach the script as base64 on line 2: that is the injection
 defence, so nothing in this module puts a parameter value anywhere else.
@@ -36,7 +36,7 @@ FIX_IDS: Mapping[str, str] = {fix.probe: fix.id for fix in FIXES if fix.probe is
 
 PROBE_NAMES: tuple[str, ...] = (*FACTS_SCHEMAS, *FIX_IDS)
 BUNDLE_NAME = "bundle"
-STAGER_HEADER = "# wsusbot-stager v1"
+STAGER_HEADER = "# wsusbot-probe: stager v1"
 
 #: probes that need the IIS helper library as well as the common one
 _IIS_PROBES = frozenset(
@@ -48,7 +48,7 @@ _IIS_PROBES = frozenset(
         "fix_start_services",
     }
 )
-_LIBRARIES = ("_common", "_iis", "_fix")
+_LIBRARIES = ("common", "iis", "fix")
 
 _HEADER_RE = re.compile(r"\A# wsusbot-probe: ([a-z0-9_]+) v([0-9]+)\r?\n")
 #: line 2, exactly as docs/probes.md writes it
@@ -92,7 +92,7 @@ def _split_file(name: str) -> tuple[int, str]:
 
 def _library_text(name: str) -> str:
     """A helper library's text without its first (identifying) line."""
-    text = _read_package_file(f"{name}.ps1")
+    text = _read_package_file(f"lib/{name}.psm1")
     return text.split("\n", 1)[1]
 
 
@@ -103,11 +103,11 @@ def _check_name(name: object) -> None:
 
 
 def _libraries_for(names: tuple[str, ...]) -> str:
-    wanted = {"_common"}
+    wanted = {"common"}
     if any(name in _IIS_PROBES for name in names):
-        wanted.add("_iis")
+        wanted.add("iis")
     if any(name in FIX_IDS for name in names):
-        wanted.add("_fix")
+        wanted.add("fix")
     return "".join(_library_text(lib) for lib in _LIBRARIES if lib in wanted)
 
 

@@ -1,4 +1,4 @@
-# wsusbot-stager v1
+# wsusbot-probe: stager v1
 # Runs the probe script sent on stdin (docs/probes.md, "Transport"): the probe can be far
 # larger than a command line may be, so only this stager travels as -EncodedCommand.
 $ErrorActionPreference = 'Stop'

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 from lab.wsman.executor import CommandRequest
 
-STAGER_HEADER = "# wsusbot-stager v1"
+STAGER_HEADER = "# wsusbot-probe: stager v1"
 _HEADER = re.compile(r"^# wsusbot-probe: ([a-z0-9_]+) v(\d+)\s*$")
 _PARAMS = re.compile(
     r"^\$params = \[Text\.Encoding\]::UTF8\.GetString\(\[Convert\]::FromBase64String\("

@@ -22,7 +22,9 @@ def probe_script(name: str, params: dict[str, Any], version: int = 1) -> str:
     )
 
 
-STAGER = "# wsusbot-stager v1\r\n$s = [ScriptBlock]::Create([Console]::In.ReadToEnd()); & $s\r\n"
+STAGER = (
+    "# wsusbot-probe: stager v1\r\n$s = [ScriptBlock]::Create([Console]::In.ReadToEnd()); & $s\r\n"
+)
 
 
 @pytest.fixture

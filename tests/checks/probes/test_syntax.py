@@ -15,6 +15,11 @@ PS1_FILES = sorted(
     for entry in resources.files("checks.probes").iterdir()
     if entry.name.endswith(".ps1")
 )
+LIBRARY_FILES = sorted(
+    f"lib/{entry.name}"
+    for entry in resources.files("checks.probes").joinpath("lib").iterdir()
+    if entry.name.endswith(".psm1")
+)
 
 
 def _assert_parses(script: str) -> None:
@@ -54,7 +59,15 @@ def test_every_probe_has_a_file() -> None:
     assert "stager.ps1" in PS1_FILES
 
 
-@pytest.mark.parametrize("filename", PS1_FILES)
+def test_every_script_file_is_a_probe_and_libraries_are_modules() -> None:
+    # DESIGN.md: every .ps1 starts "# wsusbot-probe: <name> v<N>"; shared code is .psm1
+    for filename in PS1_FILES:
+        text = resources.files("checks.probes").joinpath(filename).read_text(encoding="utf-8")
+        assert text.startswith(f"# wsusbot-probe: {filename[:-4]} v"), filename
+    assert LIBRARY_FILES == ["lib/common.psm1", "lib/fix.psm1", "lib/iis.psm1"]
+
+
+@pytest.mark.parametrize("filename", PS1_FILES + LIBRARY_FILES)
 def test_package_file_parses(filename: str) -> None:
     text = resources.files("checks.probes").joinpath(filename).read_text(encoding="utf-8")
     _assert_parses(text)

@@ -34,7 +34,7 @@ from tests.lab.wsman.conftest import (
     winrm_session,
 )
 
-STAGER = "# wsusbot-stager v1\n$s = [ScriptBlock]::Create([Console]::In.ReadToEnd())\n& $s\n"
+STAGER = "# wsusbot-probe: stager v1\n$s = [ScriptBlock]::Create([Console]::In.ReadToEnd())\n& $s\n"
 
 
 def _encoded(script: str) -> str:

@@ -43,7 +43,7 @@ def _encoded(script: str) -> str:
     ],
 )
 def test_encoded_command_spellings_are_decoded(template: str) -> None:
-    script = "# wsusbot-stager v1\n$x = 'é€'"
+    script = "# wsusbot-probe: stager v1\n$x = 'é€'"
     assert decode_powershell_script(template.format(_encoded(script))) == script
 
 
