@@ -371,10 +371,8 @@ def _expire(ctx: BotContext, approval: ApprovalRecord) -> bool:
             time=ctx.now(),
             user="wsusbot",
             action=AuditAction.FIX_EXPIRED,
-            host=approval.host,
-            fix=approval.fix_id,
-            approval=approval.id,
             outcome="expired",
+            **_about(approval),
         )
     )
     _update_card(ctx, _reload(ctx, approval.id), note="expired before anyone approved it")
@@ -577,10 +575,8 @@ def recover_after_restart(ctx: BotContext) -> None:
                 time=ctx.now(),
                 user="wsusbot",
                 action=AuditAction.FIX_INTERRUPTED,
-                host=approval.host,
-                fix=approval.fix_id,
-                approval=approval.id,
                 outcome="interrupted",
+                **_about(approval),
                 detail=f"was {approval.state.value}",
             )
         )
