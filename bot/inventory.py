@@ -75,12 +75,6 @@ class Inventory:
             f"{name!r} is not in the inventory and matches no host pattern; " + self._suggest(key)
         )
 
-    def server_of(self, target: HostTarget) -> HostTarget | None:
-        if target.server is None:
-            return None
-        entry = self._servers.get(target.server.lower())
-        return self._server_target(entry) if entry else None
-
     def group(self, group: str) -> list[HostTarget]:
         members = self.groups().get(group)
         if members is None:

@@ -12,6 +12,7 @@ from typing import Literal
 from bot.app import build_app, build_context, build_web_client
 from bot.config import Settings
 from bot.flows.context import BotContext
+from bot.flows.fix_flow import recover_after_restart
 from bot.scheduling import Schedules
 from bot.secrets import Secret, read_secret
 from bot.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
@@ -104,7 +105,8 @@ class BotRuntime:
         self.ctx = ctx
         ctx.start()
         app = build_app(ctx, signing_secret=secrets.signing_secret if self.mode == "http" else None)
-        self._recover(ctx)
+        # restart safety: approvals a crash left mid-flight become "interrupted"
+        recover_after_restart(ctx)
         if self.mode == "socket":
             assert secrets.app_token is not None
             self._socket = SocketModeRunner(app, secrets.app_token.reveal()).start()
@@ -119,14 +121,6 @@ class BotRuntime:
         self._start_schedules(ctx)
         log.info("wsusbot running (%s mode)", self.mode)
         return self
-
-    def _recover(self, ctx: BotContext) -> None:
-        """Restart safety: approvals left 'running' by a crash become 'interrupted'."""
-        try:
-            from bot.flows.fix_flow import recover_after_restart
-        except ImportError:  # pragma: no cover - fix flow always ships
-            return
-        recover_after_restart(ctx)
 
     def _start_schedules(self, ctx: BotContext) -> None:
         schedules = Schedules(ctx)

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -68,7 +68,6 @@ class LeaderLock:
         self._db = db
         self._connection: Connection | None = None
 
-    @property
     def held(self) -> bool:
         return self._db.dialect != "postgresql" or self._connection is not None
 
@@ -212,12 +211,6 @@ class Schedules:
         for job in scheduler.get_jobs():
             if job.id.startswith(DIGEST_JOB_PREFIX) and job.id not in wanted:
                 job.remove()
-
-    def next_run(self, job_id: str) -> Any:
-        if self._scheduler is None:
-            return None
-        job = self._scheduler.get_job(job_id)
-        return None if job is None else job.next_run_time
 
     async def run_due(self) -> None:
         """Run every due-work callback once (serially: a slow one never overlaps itself)."""

@@ -17,7 +17,6 @@ from checks.errors import UsageError
 from handlers import blocks
 
 log = logging.getLogger(__name__)
-DEDUPE_WINDOW = timedelta(minutes=30)
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -81,7 +80,11 @@ def handle(
     now = ctx.now()
     # Slack redelivers a command it thinks was lost with the same trigger_id: the database
     # says whether this one already started, so a retry never runs a second check
-    if trigger and not ctx.services.markers.claim(f"slash:{trigger}", now, now + DEDUPE_WINDOW):
+    if trigger and not ctx.services.markers.claim(
+        f"slash:{trigger}",
+        now,
+        now + timedelta(seconds=ctx.services.settings.slack.dedupe_window_s),
+    ):
         log.info("duplicate delivery of trigger %s ignored", trigger)
         ack()
         return

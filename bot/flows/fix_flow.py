@@ -23,7 +23,7 @@ from bot.store.tokens import TokenData
 from checks.collect.fixes import FixRunner
 from checks.collect.target import HostTarget
 from checks.errors import CollectionError, ConfigError, UsageError, WsusbotError
-from checks.facts import ClientFacts, parse_host_facts
+from checks.facts import ClientFacts
 from checks.fixes import FixMeta, Risk, get_fix
 from checks.model import Status
 from checks.regtime import RegTimeError, parse_utc_registry_time
@@ -493,8 +493,10 @@ async def _recheck(ctx: BotContext, approval: ApprovalRecord, fix: FixMeta, user
 
 
 async def run_due_followups(ctx: BotContext) -> None:
-    """Expire stale requests and run follow-up checks that are due (by the bot's clock)."""
+    """Expire stale requests, forget expired button tokens, and run the follow-up checks
+    that are due (all by the bot's clock)."""
     store = _approvals(ctx)
+    await asyncio.to_thread(ctx.tokens.purge, ctx.now())
     for approval in await asyncio.to_thread(store.expired_requests, ctx.now()):
         await asyncio.to_thread(_expire, ctx, approval)
     for followup in await asyncio.to_thread(store.claim_due_followups, ctx.now()):
@@ -605,13 +607,3 @@ def _reset_running_followups(ctx: BotContext) -> None:
 
     with ctx.services.db.session() as session:
         session.execute(update(FollowUp).where(FollowUp.state == "running").values(state="pending"))
-
-
-def parse_previous(data: dict[str, Any] | None) -> ClientFacts | None:
-    if not data:
-        return None
-    try:
-        facts = parse_host_facts(data)
-    except WsusbotError:
-        return None
-    return facts if isinstance(facts, ClientFacts) else None

@@ -219,14 +219,3 @@ class ApprovalStore:
                 .where(FollowUp.id == followup_id)
                 .values(state="done", outcome=outcome)
             )
-
-    def followups(self, approval_id: str) -> list[FollowUp]:
-        with self._db.session() as session:
-            rows = list(
-                session.execute(
-                    select(FollowUp).where(FollowUp.approval_id == approval_id)
-                ).scalars()
-            )
-            for row in rows:
-                session.expunge(row)
-            return rows

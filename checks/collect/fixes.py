@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.collect.live import PasswordSource, _decode_stdout
+from checks.collect.live import PasswordSource, decode_probe_output
 from checks.collect.target import HostTarget
 from checks.collect.winrm import WinrmClient
 from checks.errors import BadOutputError, FixError
@@ -91,4 +91,4 @@ class FixRunner:
                 retry_connect=False,
             ),
         )
-        return parse_fix_result(target.name, fix, _decode_stdout(target.name, result))
+        return parse_fix_result(target.name, fix, decode_probe_output(target.name, result))

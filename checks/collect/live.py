@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -63,7 +61,7 @@ def _host_of(url: str | None) -> str | None:
         return None
 
 
-def _decode_stdout(host: str, result: ScriptResult) -> Any:
+def decode_probe_output(host: str, result: ScriptResult) -> Any:
     if result.exit_code != 0:
         message = _clean_stderr(result.stderr) or f"exit code {result.exit_code}"
         raise RemoteError(f"{host}: the probe failed on the host: {message}", host=host)
@@ -128,7 +126,7 @@ class LiveCollector:
             self._executor,
             functools.partial(self._winrm.run, target, password, script, deadline=deadline),
         )
-        return _decode_stdout(target.name, result)
+        return decode_probe_output(target.name, result)
 
     async def _detect_role(self, target: HostTarget, deadline: float) -> str:
         """Pattern hosts without a role: ask the host whether WSUS is installed."""
@@ -252,11 +250,3 @@ def _parse(host: str, data: dict[str, Any], schema: str) -> HostFacts:
         raise BadOutputError(f"{host}: {exc}", host=host) from None
     assert isinstance(doc, ClientFacts | ServerFacts)
     return doc
-
-
-def monotonic_deadline(seconds: float) -> float:
-    return time.monotonic() + seconds
-
-
-def facts_json(facts: HostFacts) -> dict[str, Any]:
-    return json.loads(facts.model_dump_json(by_alias=True))  # type: ignore[no-any-return]
