@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.cli import main
+from bot.flows import fix_flow
 from bot.store.approvals import ApprovalStore, State
 from bot.store.audit import AuditLog
 from bot.store.db import Database
@@ -153,10 +154,19 @@ def test_tampered_button_values_are_refused(tmp_path: Path) -> None:
         for value in forged:
             delivery = click(lab, APPR, requested, "approval_approve", forged_value=value)
             assert "not valid" in refusal_for(lab, delivery)
-        # a real token used in another channel is refused too
+        # a genuine token replayed from another channel is refused too
         assert tokens.get(approve["value"]) is not None
+        refusal = fix_flow.decide(
+            lab.runtime.ctx,
+            user=APPR,
+            channel="C0DIGEST",
+            action_id="approval_approve",
+            token_value=approve["value"],
+        )
+        assert refusal is not None
+        assert "not valid" in refusal
         assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
-        assert actions(lab).count("fix_refused") == len(forged)
+        assert actions(lab).count("fix_refused") == len(forged) + 1
 
 
 def test_expired_requests_lose_their_buttons(tmp_path: Path) -> None:
