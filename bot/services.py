@@ -39,7 +39,7 @@ class Services:
     db: Database
     clock: Clock = utc_now
     registry: Registry = field(default_factory=default_registry)
-    _passwords: dict[Path | None, Secret | None] = field(default_factory=dict)
+    _passwords: dict[Path | None, Secret] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> Services:
@@ -63,14 +63,19 @@ class Services:
     def password_for(self, target: HostTarget) -> Secret | None:
         """The WinRM password for a host: env first, then the host's or default file."""
         key = target.password_file
-        if key not in self._passwords:
-            self._passwords[key] = read_secret(
-                "WSUSBOT_WINRM_PASSWORD",
-                "WinRM password",
-                file_from_config=key,
-                required=target.transport not in ("certificate", "kerberos"),
-            )
-        return self._passwords[key]
+        cached = self._passwords.get(key)
+        if cached is not None:
+            return cached
+        # a host that needs no password must not teach the cache "there is none"
+        found = read_secret(
+            "WSUSBOT_WINRM_PASSWORD",
+            "WinRM password",
+            file_from_config=key,
+            required=target.transport not in ("certificate", "kerberos"),
+        )
+        if found is not None:
+            self._passwords[key] = found
+        return found
 
     def server_endpoints(self) -> list[ServerEndpoints]:
         endpoints = []

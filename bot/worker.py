@@ -25,6 +25,10 @@ class Worker:
         self._lock = threading.Lock()
 
     @property
+    def running(self) -> bool:
+        return self._loop is not None and self._loop.is_running()
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             raise RuntimeError("worker not started")

@@ -258,7 +258,7 @@ def history_message(host: str, rows: Sequence[HistoryRow]) -> Message:
         )
     lines = [
         f"{EMOJI[row.verdict]} {row.finished_at:%Y-%m-%d %H:%M} UTC · run {row.run_id} · "
-        f"{escape(row.failing) or 'all passed'} · {escape(_who(row.requested_by))}"
+        f"{escape(row.failing) or 'all passed'} · {mention(row.requested_by)}"
         for row in rows
     ]
     return Message(
@@ -267,8 +267,11 @@ def history_message(host: str, rows: Sequence[HistoryRow]) -> Message:
     )
 
 
-def _who(requested_by: str) -> str:
-    return f"<@{requested_by}>" if requested_by.startswith(("U", "W")) else requested_by
+def mention(user: str) -> str:
+    """A Slack user id as a mention; CLI users ("cli:alice") and "wsusbot" as written."""
+    if user[:1] in ("U", "W") and user.isalnum():
+        return f"<@{user}>"
+    return escape(user)
 
 
 def refusal(text: str) -> Message:

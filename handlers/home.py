@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.auth import Role
 from bot.flows.context import BotContext
 from handlers import blocks
 
@@ -20,10 +21,11 @@ def home_rows(ctx: BotContext) -> list[blocks.HistoryRow]:
 
 
 def publish_home(ctx: BotContext, client: WebClient, user: str) -> None:
-    view = {
-        "type": "home",
-        "blocks": [b.to_dict() for b in blocks.home_view_blocks(home_rows(ctx))],
-    }
+    if ctx.authorizer.has(user, Role.VIEWER):
+        shown = blocks.home_view_blocks(home_rows(ctx))
+    else:
+        shown = blocks.refusal("you need the viewer role to see host verdicts here").blocks
+    view = {"type": "home", "blocks": [b.to_dict() for b in shown]}
     try:
         client.views_publish(user_id=user, view=view)
     except SlackApiError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from contextlib import AsyncExitStack
@@ -17,6 +18,7 @@ from bot.store.audit import AuditLog, AuditRecord
 from bot.store.tokens import TokenStore
 from bot.worker import Worker
 from checks.runner import Runner
+from handlers.blocks import mention
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +44,27 @@ class BotContext:
         return self.services.clock()
 
     def record(self, record: AuditRecord) -> None:
-        """Write the audit line; mirror it to the audit channel when one is configured."""
+        """Write the audit line; mirror it to the audit channel when one is configured.
+
+        The row is written now; the Slack mirror is posted by the worker, so a listener
+        that audits before it acks never waits on Slack (rate limits included)."""
         self.audit.write(record)
         channel = self.services.settings.slack.audit_channel
-        if channel:
-            text = (
-                f"`{record.action}` by {_who(record.user)}"
-                + (f" on *{record.host}*" if record.host else "")
-                + (f" · fix `{record.fix}`" if record.fix else "")
-                + (f" · approval `{record.approval}`" if record.approval else "")
-                + (f" · {record.outcome}" if record.outcome else "")
-            )
-            try:
-                self.client.chat_postMessage(channel=channel, text=text)
-            except SlackApiError as exc:
-                log.warning("audit channel post failed: %s", exc.response.get("error"))
+        if channel and self.worker.running:
+            self.worker.submit(asyncio.to_thread(self._mirror, channel, record))
+
+    def _mirror(self, channel: str, record: AuditRecord) -> None:
+        text = (
+            f"`{record.action}` by {mention(record.user)}"
+            + (f" on *{record.host}*" if record.host else "")
+            + (f" · fix `{record.fix}`" if record.fix else "")
+            + (f" · approval `{record.approval}`" if record.approval else "")
+            + (f" · {record.outcome}" if record.outcome else "")
+        )
+        try:
+            self.client.chat_postMessage(channel=channel, text=text)
+        except SlackApiError as exc:
+            log.warning("audit channel post failed: %s", exc.response.get("error"))
 
     async def runner(self) -> Runner:
         """The runner lives on the worker loop, with its HTTP client and thread pool."""
@@ -77,7 +85,3 @@ class BotContext:
         with contextlib.suppress(RuntimeError):
             self.worker.call(self.aclose, timeout=10)
         self.worker.stop()
-
-
-def _who(user: str) -> str:
-    return f"<@{user}>" if user.startswith(("U", "W")) else user

@@ -22,7 +22,7 @@ from bot.store.audit import AuditAction, AuditRecord
 from bot.store.tokens import TokenData
 from checks.collect.fixes import FixRunner
 from checks.collect.target import HostTarget
-from checks.errors import CollectionError, ConfigError, UsageError, WsusbotError
+from checks.errors import CollectionError, UsageError, WsusbotError
 from checks.facts import ClientFacts
 from checks.fixes import FixMeta, Risk, get_fix
 from checks.model import Status
@@ -32,6 +32,7 @@ from handlers import blocks
 log = logging.getLogger(__name__)
 
 FIX_DEADLINE_S = 120.0
+TOKEN_GRACE = timedelta(days=7)
 #: the seed's rule (§10): LastWaitTimeout pushed a day later means detection still fails
 LWT_NOT_RECOVERED = timedelta(hours=24)
 
@@ -139,6 +140,16 @@ def request_fix(
         target = ctx.services.inventory.resolve(host)
     except UsageError as exc:
         return _refuse(ctx, user, str(exc), host=host, fix=fix_id)
+    # one request per check result: a double click or a second operator must not open two
+    if not ctx.services.markers.claim(f"fix_request:{token_value}", now, token.expires_at):
+        return _refuse(
+            ctx,
+            user,
+            "a request for this fix from this check result is already "
+            "open in the thread; use its card, or run the check again",
+            host=host,
+            fix=fix_id,
+        )
     facts = ctx.services.runs.previous_facts(target.name) or {}
     context = {path: _dig(facts, path) for path in CONTEXT_PATHS.get(fix.id, ())}
     expiry = timedelta(minutes=ctx.services.settings.approvals.expiry_minutes)
@@ -398,21 +409,29 @@ async def execute(ctx: BotContext, approval_id: str) -> None:
         target = ctx.services.inventory.resolve(approval.host)
         runner = FixRunner(ctx.services.winrm_client(), ctx.services.password_for)
         result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S)
-    except (CollectionError, ConfigError, WsusbotError) as exc:
+    except WsusbotError as exc:
         reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
         await asyncio.to_thread(_fail, ctx, approval, f"{reason}: {exc}", user, audit)
         return
-    verification, report_ok = await _verify(ctx, target, fix, user)
-    outcome = "fixed" if report_ok else "still_failing"
+    try:
+        verification, report_ok = await _verify(ctx, target, fix, user)
+        outcome = "fixed" if report_ok else "still_failing"
+    except WsusbotError as exc:
+        # the fix ran; only the re-check failed: say so rather than leave it "running"
+        verification, report_ok, outcome = [f"re-check failed: {exc}"], False, "unverified"
     payload = {**result.to_json(), "verification": verification, "outcome": outcome}
-    await asyncio.to_thread(
+    if not await asyncio.to_thread(
         store.transition,
         approval.id,
         State.RUNNING,
         State.SUCCEEDED,
         finished_at=ctx.now(),
         result=payload,
-    )
+    ):
+        log.warning(
+            "approval %s left 'running' while its fix ran; result kept in the log only", approval.id
+        )
+        return
     await asyncio.to_thread(
         ctx.record,
         AuditRecord(
@@ -450,9 +469,10 @@ async def execute(ctx: BotContext, approval_id: str) -> None:
 def _fail(
     ctx: BotContext, approval: ApprovalRecord, error: str, user: str, audit: dict[str, Any]
 ) -> None:
-    _approvals(ctx).transition(
+    if not _approvals(ctx).transition(
         approval.id, State.RUNNING, State.FAILED, finished_at=ctx.now(), error=error[:2000]
-    )
+    ):
+        return
     ctx.record(
         AuditRecord(
             time=ctx.now(),
@@ -496,7 +516,9 @@ async def run_due_followups(ctx: BotContext) -> None:
     """Expire stale requests, forget expired button tokens, and run the follow-up checks
     that are due (all by the bot's clock)."""
     store = _approvals(ctx)
-    await asyncio.to_thread(ctx.tokens.purge, ctx.now())
+    await asyncio.to_thread(recover_after_restart, ctx)
+    # keep expired tokens a while, so an old button still gets "too old", not "unknown"
+    await asyncio.to_thread(ctx.tokens.purge, ctx.now() - TOKEN_GRACE)
     for approval in await asyncio.to_thread(store.expired_requests, ctx.now()):
         await asyncio.to_thread(_expire, ctx, approval)
     for followup in await asyncio.to_thread(store.claim_due_followups, ctx.now()):
@@ -560,16 +582,30 @@ async def _followup(ctx: BotContext, host: str, before: dict[str, Any]) -> tuple
     return "recovered", f"follow-up on {host}: recovered — " + "; ".join(evidence)
 
 
+def orphan_age(ctx: BotContext) -> timedelta:
+    """How long an approval may stay approved/running while some replica still works on it:
+    the fix's own deadline, the re-check's, and a margin. Older than that, nobody is."""
+    runner = ctx.services.settings.runner
+    return timedelta(seconds=FIX_DEADLINE_S + runner.host_deadline_s + 60)
+
+
 def recover_after_restart(ctx: BotContext) -> None:
-    """A crash may leave approvals mid-flight: never resume them, say so."""
+    """A crash may leave approvals mid-flight: never resume them, say so.
+
+    Only orphans are touched (see :func:`orphan_age`): with several replicas, a row that is
+    running right now belongs to another, live replica. Called at start-up and by due work.
+    """
     store = _approvals(ctx)
+    cutoff = ctx.now() - orphan_age(ctx)
     for approval in store.in_states(State.RUNNING, State.APPROVED):
+        if approval.decided_at is not None and approval.decided_at > cutoff:
+            continue
         if not store.transition(
             approval.id,
             approval.state,
             State.INTERRUPTED,
             finished_at=ctx.now(),
-            error="the bot restarted before this fix finished",
+            error="the bot stopped before this fix finished",
         ):
             continue
         ctx.record(
@@ -596,14 +632,5 @@ def recover_after_restart(ctx: BotContext) -> None:
             "bot restart (it may or may not have run); it is not re-run without a "
             "new approval",
         )
-    _reset_running_followups(ctx)
-
-
-def _reset_running_followups(ctx: BotContext) -> None:
-    """A follow-up is a read-only check: one cut short by a crash simply runs again."""
-    from sqlalchemy import update
-
-    from bot.store.models import FollowUp
-
-    with ctx.services.db.session() as session:
-        session.execute(update(FollowUp).where(FollowUp.state == "running").values(state="pending"))
+    # a follow-up is a read-only check: one cut short by a crash simply runs again
+    store.release_stale_followups(cutoff)

@@ -212,6 +212,16 @@ class ApprovalStore:
                     claimed.append(row)
         return claimed
 
+    def release_stale_followups(self, due_before: datetime) -> int:
+        """Follow-ups left "running" by a process that died go back to "pending"."""
+        with self._db.session() as session:
+            result = session.execute(
+                update(FollowUp)
+                .where(FollowUp.state == "running", FollowUp.due_at <= due_before)
+                .values(state="pending")
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def finish_followup(self, followup_id: int, outcome: str) -> None:
         with self._db.session() as session:
             session.execute(

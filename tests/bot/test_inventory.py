@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from bot.config import Settings
@@ -79,3 +82,19 @@ def test_groups() -> None:
     assert [t.name for t in inv.group("xp")] == ["xp01"]
     with pytest.raises(UsageError, match="unknown group"):
         inv.group("nope")
+
+
+def test_password_lookup_does_not_cache_absence(tmp_path: Path) -> None:
+    from bot.services import Services
+    from checks.errors import ConfigError
+
+    settings = Settings.model_validate({"store": {"url": f"sqlite:///{tmp_path / 'db'}"}})
+    services = Services.open(settings, migrate=False)
+    try:
+        kerberos = replace(inventory().resolve("xp01"), transport="kerberos", password_file=None)
+        ntlm = replace(kerberos, transport="ntlm")
+        assert services.password_for(kerberos) is None
+        with pytest.raises(ConfigError, match="no WinRM password"):
+            services.password_for(ntlm)
+    finally:
+        services.close()

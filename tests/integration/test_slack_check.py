@@ -179,3 +179,14 @@ def test_ack_pool_is_not_exhausted_by_concurrent_slow_checks(tmp_path: Path) -> 
         with ThreadPoolExecutor(10) as pool:
             deliveries = list(pool.map(lambda i: lab.command(VIEWER, "check win10"), range(10)))
         assert all(d.wait_ack(10).latency < 3.0 for d in deliveries)
+
+
+def test_home_tab_needs_the_viewer_role(tmp_path: Path) -> None:
+    with slack_lab("healthy", tmp_path, roles__viewers=[VIEWER]) as lab:
+        lab.command(VIEWER, "check wsus01").wait_ack(5)
+        lab.final_message("wsus01")
+        lab.slack.open_home("U0NOBODY").wait_ack(5)
+        view = lab.slack.wait_for(lambda: lab.slack.home_view("U0NOBODY"), timeout=10)
+        text = blocks_text(view["blocks"])
+        assert "viewer role" in text
+        assert "wsus01" not in text

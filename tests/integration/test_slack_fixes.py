@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from bot.cli import main
 from bot.flows import fix_flow
+from bot.flows.fix_flow import orphan_age
 from bot.store.approvals import ApprovalStore, State
 from bot.store.audit import AuditLog
 from bot.store.db import Database
@@ -22,7 +23,14 @@ from bot.store.models import Approval
 from lab.estate import Estate
 from lab.slack import LocalSlack
 from tests.conftest import reset_postgres
-from tests.integration.slack_support import CHANNEL, SlackLab, blocks_text, buttons, slack_lab
+from tests.integration.slack_support import (
+    CHANNEL,
+    SlackLab,
+    TestClock,
+    blocks_text,
+    buttons,
+    slack_lab,
+)
 
 OPER, APPR, APPR2, NOBODY = "U0OPER", "U0APPR", "U0APPR2", "U0NOBODY"
 
@@ -206,26 +214,38 @@ def test_restart_between_approval_and_execution_interrupts(
 ) -> None:
     estate = Estate.start("wuauserv_stopped", workdir=tmp_path / "lab")
     slack = LocalSlack().start()
+    clock = TestClock()
     try:
-        with slack_lab("wuauserv_stopped", tmp_path, estate=estate, slack=slack) as lab:
+        with slack_lab(
+            "wuauserv_stopped", tmp_path, estate=estate, slack=slack, clock=clock
+        ) as lab:
             requested = request(lab, "xp01", "client.restart_wuauserv")
             assert lab.runtime.ctx is not None
             approval = ApprovalStore(lab.runtime.ctx.services.db).in_states(State.REQUESTED)[0]
             store_url = lab.settings.store.url
-        # the bot is gone; the database says it died after the approval, mid-way
+        # the bot is gone; the database says it died right after the approval, mid-way
         crashed = Database(store_url)
         with crashed.session() as session:
             session.execute(
                 update(Approval)
                 .where(Approval.id == approval.id)
-                .values(state=crashed_in.value, decided_by=APPR2)
+                .values(state=crashed_in.value, decided_by=APPR2, decided_at=clock())
             )
         crashed.dispose()
-        with slack_lab("wuauserv_stopped", tmp_path, estate=estate, slack=slack) as again:
+        with slack_lab(
+            "wuauserv_stopped", tmp_path, estate=estate, slack=slack, clock=clock
+        ) as again:
+            assert again.runtime.ctx is not None
+            assert again.runtime.schedules is not None
+            store = ApprovalStore(again.runtime.ctx.services.db)
+            # just approved: another replica could be running it, so it is left alone ...
+            assert store.get(approval.id).state is crashed_in  # type: ignore[union-attr]
+            # ... until it is older than any replica could still be working on it
+            clock.advance(orphan_age(again.runtime.ctx))
+            again.runtime.schedules.run_due_now()
             note = card(again, requested.thread_ts, "client.restart_wuauserv", "interrupted")
             assert not buttons(note)
-            assert again.runtime.ctx is not None
-            stored = ApprovalStore(again.runtime.ctx.services.db).get(approval.id)
+            stored = store.get(approval.id)
             assert stored is not None
             assert stored.state is State.INTERRUPTED
             assert fix_runs(again, "xp01", "fix_restart_wuauserv") == 0
@@ -234,6 +254,17 @@ def test_restart_between_approval_and_execution_interrupts(
     finally:
         slack.stop()
         estate.stop()
+
+
+def test_request_fix_twice_opens_one_request(tmp_path: Path) -> None:
+    with slack_lab("wuauserv_stopped", tmp_path, roles__operators=[OPER, APPR2]) as lab:
+        first = request(lab, "xp01", "client.restart_wuauserv")
+        again = lab.slack.click_button(
+            APPR2, CHANNEL, first.thread_ts, "fix_request:client.restart_wuauserv"
+        )
+        assert "already open" in refusal_for(lab, again)
+        assert lab.runtime.ctx is not None
+        assert len(ApprovalStore(lab.runtime.ctx.services.db).in_states(State.REQUESTED)) == 1
 
 
 @pytest.mark.parametrize(
