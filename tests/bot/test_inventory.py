@@ -29,7 +29,7 @@ def inventory() -> Inventory:
     "text", ["wsus01", "pc-01.corp.example", "10.0.0.5", "fe80::1", "WSUS01.", " xp01 "]
 )
 def test_valid_host_arguments(text: str) -> None:
-    assert validate_host_argument(text)
+    assert validate_host_argument(text) == text.strip().rstrip(".")
 
 
 @pytest.mark.parametrize(

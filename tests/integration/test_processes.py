@@ -5,30 +5,49 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 WSUSBOT = [sys.executable, "-c", "from bot.cli import entry; entry()"]
 
 
-def _wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
-    assert process.stdout is not None
-    seen = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"{text!r} never printed; output so far:\n{''.join(seen)}")
+class Lines:
+    """A process's output read by a thread, so waiting for a line can time out."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._seen: list[str] = []
+        assert process.stdout is not None
+        stream = process.stdout
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self._seen.append(line)
+            if text in line:
+                return "".join(self._seen)
+        raise AssertionError(f"{text!r} never printed; output so far:\n{''.join(self._seen)}")
 
 
 def _stop(process: subprocess.Popen[str]) -> int:
@@ -55,7 +74,7 @@ def test_lab_up_and_serve_answer_a_command_typed_by_hand(tmp_path: Path) -> None
     )
     serve = None
     try:
-        table = _wait_for_line(lab, "lab ready")
+        table = Lines(lab).wait_for("lab ready")
         assert "wsus01" in table
         assert "LAB\\wsusbot" in table
         serve = subprocess.Popen(
@@ -65,7 +84,7 @@ def test_lab_up_and_serve_answer_a_command_typed_by_hand(tmp_path: Path) -> None
             text=True,
             env=env,
         )
-        _wait_for_line(serve, "wsusbot serving")
+        Lines(serve).wait_for("wsusbot serving")
         api = tomllib.loads(config.read_text())["slack"]["api_url"]
         control = api.replace("/api/", "/_lab/")
         typed = httpx.post(

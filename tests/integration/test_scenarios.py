@@ -30,6 +30,7 @@ def test_scenario_verdicts_match_the_scenario_file(name: str, tmp_path: Path) ->
         reports = check_hosts(services)
     managed = {h.name for h in scenario.hosts if h.managed}
     assert set(reports) == managed
+    assert set(scenario.expect) <= managed, "the scenario expects results of unknown hosts"
     for spec in scenario.hosts:
         if spec.name not in reports:
             continue

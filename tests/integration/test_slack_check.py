@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,12 +35,14 @@ def test_check_posts_at_once_then_the_verdict_in_place(lab: SlackLab) -> None:
     assert "server.selfupdate_vdir" in text
     assert "Seed" in text
     assert any(b["action_id"].startswith("fix_request:") for b in buttons(message))
-    thread = lab.slack.wait_for(
+    lab.slack.wait_for(
         lambda: len(lab.slack.messages(CHANNEL, thread_ts=message.ts)) > 1 or None,
         timeout=10,
         description="details in the thread",
     )
-    assert thread
+    details = lab.slack.messages(CHANNEL, thread_ts=message.ts)[1:]
+    # the thread holds every check, passes included
+    assert "server.services" in blocks_text([b for m in details for b in m.blocks])
 
 
 def test_healthy_host_passes(tmp_path: Path) -> None:
@@ -65,7 +67,9 @@ def test_user_errors_are_ephemeral_and_run_nothing(lab: SlackLab) -> None:
         body = ack.payload or {}
         shown = str(body.get("text", "")) + str(ack.http_body or "")
         assert expected in shown, (text[:40], shown)
+        assert "ephemeral" in json.dumps(body) + str(ack.http_body), text[:40]
     assert lab.runtime.ctx is not None
+    lab.drain()
     assert lab.runtime.ctx.services.runs.count() == 0
     assert not [m for m in lab.bot_messages() if "checking" in m.text]
     refused = AuditLog(lab.runtime.ctx.services.db).query(action="check_refused")
@@ -102,9 +106,10 @@ def test_a_retried_command_runs_one_check(tmp_path: Path, mode: str) -> None:
         delivery.wait_ack(5)
         lab.slack.redeliver(delivery)
         delivery.wait_attempts(2, 5)
+        # the retry was handled (acked), not merely sent, before anything is counted
+        lab.slack.wait_for(lambda: len(delivery.acks) >= 2 or None, timeout=10)
         lab.final_message("xp01")
         lab.drain()
-        time.sleep(0.5)
         assert lab.runtime.ctx is not None
         assert lab.runtime.ctx.services.runs.count() == 1
         assert len([m for m in lab.bot_messages() if m.text.startswith("xp01")]) == 1
@@ -165,9 +170,12 @@ def test_history_and_catalogue(tmp_path: Path) -> None:
         lab.command(VIEWER, "check win10").wait_ack(5)
         lab.final_message("win10")
         lab.drain()
-        lab.command(VIEWER, "history win10").wait_ack(5)
-        posts = lab.slack.wait_for(lambda: lab.slack.responses() or None, timeout=5)
-        assert "win10" in str(posts[-1].body)
+        history = lab.command(VIEWER, "history win10")
+        history.wait_ack(5)
+        posts = lab.slack.wait_for(lambda: lab.slack.responses(history.id) or None, timeout=5)
+        body = str(posts[-1].body)
+        assert "history of win10" in body
+        assert "run 1" in body
         ack = lab.command(VIEWER, "checks").wait_ack(5)
         assert "client.detection_stalled" in str(ack.payload)
 
