@@ -120,7 +120,7 @@ def _urllog_part(facts: ClientFacts, ctx: CheckContext) -> _Part:
     urllog = facts.logs.urllog_dat if facts.logs else None
     if urllog is None or (urllog.exists is not False and urllog.pingback_cached is None):
         return Status.UNKNOWN, [f"urllog.dat of SUS-era agent {version}: not read"]
-    if not urllog.exists:
+    if urllog.exists is False:
         return Status.PASS, [f"urllog.dat not present at {urllog.path}: no cached pingback"]
     if urllog.pingback_cached:
         return Status.FAIL, [

@@ -55,6 +55,8 @@ class _Buckets:
     sus_era: list[str] = field(default_factory=list)
     outdated: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    #: computers whose sync time cannot be read (a subset of ``unreadable``)
+    bad_sync: list[str] = field(default_factory=list)
 
 
 def _name(computer: WsusComputer) -> str:
@@ -72,6 +74,7 @@ def _sort(computers: list[WsusComputer], now: datetime, limits: Thresholds) -> _
                 synced = parse_iso_utc(computer.last_sync_time)
             except ValueError:
                 buckets.unreadable.append(name)
+                buckets.bad_sync.append(name)
             else:
                 age = (now - synced).total_seconds() / 86400
                 if age > limits.stale_fail_days:
@@ -134,7 +137,7 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
             f"{limits.stale_warn_days} days, or an agent below {limits.min_client_version}).",
             evidence,
         )
-    if len(set(b.unreadable)) == len(computers):
+    if len(b.bad_sync) == len(computers):
         return _BUILD.unknown("No computer in the inventory has a readable sync time.", evidence)
     return _BUILD.passed(
         f"All {len(computers)} clients synced within {limits.stale_warn_days} days.", evidence

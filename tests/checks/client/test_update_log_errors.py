@@ -77,3 +77,10 @@ def test_unknown_when_logs_were_not_read() -> None:
         **SUS, **{"logs.urllog_dat.exists": True, "logs.urllog_dat.pingback_cached": None}
     )
     assert_unknown(evaluate(facts, ctx()), "urllog.dat")
+
+
+def test_a_cached_pingback_fails_even_when_the_file_state_is_unknown() -> None:
+    facts = client(
+        **SUS, **{"logs.urllog_dat.exists": None, "logs.urllog_dat.pingback_cached": True}
+    )
+    assert evaluate(facts, ctx()).status is Status.FAIL

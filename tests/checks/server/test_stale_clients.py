@@ -1,6 +1,8 @@
+from datetime import timedelta
+
 from checks.model import Status
 from checks.server.stale_clients import evaluate
-from tests.checks.factories import assert_problem, assert_unknown, computer, ctx, server
+from tests.checks.factories import NOW, assert_problem, assert_unknown, computer, ctx, server
 
 RECENT = "2026-11-24T12:00:00Z"
 
@@ -90,3 +92,11 @@ def test_unknown_when_the_document_is_missing() -> None:
         }
     )
     assert_unknown(evaluate(facts, ctx()), "API unavailable")
+
+
+def test_unreadable_versions_alone_do_not_make_the_inventory_unknown() -> None:
+    recent = (NOW - timedelta(hours=1)).isoformat()
+    facts = server(**{"wsus_computers.computers": [computer("pc1", recent, version="n/a")]})
+    finding = evaluate(facts, ctx())
+    assert finding.status is Status.PASS
+    assert any("unreadable" in line for line in finding.evidence)
