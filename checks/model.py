@@ -105,6 +105,9 @@ class CheckMeta:
     fix: str | None = None
     #: what the check verifies, one sentence
     description: str = ""
+    #: True when ``evaluate`` reads ``ctx.previous``: only then does the runner load and
+    #: parse the host's previous facts (a server's can be megabytes of inventory and logs)
+    uses_history: bool = False
 
 
 @dataclass(frozen=True, slots=True)

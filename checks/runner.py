@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from checks.collect.target import HostTarget
 from checks.errors import CollectionError, ConfigError, WsusbotError
 from checks.evaluation import evaluate_facts, unreachable_report
-from checks.facts import ClientFacts, HostFacts, parse_host_facts, role_of
+from checks.facts import ClientFacts, HostFacts, dump, parse_host_facts, role_of
 from checks.model import CheckContext, Thresholds
 from checks.registry import Registry
 from checks.report import Report
@@ -91,7 +91,6 @@ class Runner:
     async def _check(self, target: HostTarget, requested_by: str, record: bool) -> CheckOutcome:
         started = self._clock()
         deadline = time.monotonic() + self._deadline_s
-        previous_raw = await self._previous(target)
         try:
             facts = await asyncio.wait_for(
                 self._collector.collect(target, deadline), timeout=self._deadline_s + 1.0
@@ -112,7 +111,9 @@ class Runner:
             report = self._unreachable(target, "collection_failed", str(exc), started)
             return await self._finish(target, report, None, requested_by, record)
 
-        previous = _parse_previous(previous_raw, facts)
+        previous = None
+        if any(check.meta.uses_history for check in self._registry.for_role(role_of(facts))):
+            previous = _parse_previous(await self._previous(target), facts)
         ctx = CheckContext(
             now=self._clock(),
             thresholds=self._thresholds,
@@ -150,7 +151,7 @@ class Runner:
     ) -> CheckOutcome:
         run_id = None
         if record and self._history is not None:
-            facts_doc = facts.model_dump(mode="json", by_alias=True) if facts is not None else None
+            facts_doc = dump(facts) if facts is not None else None
             run_id = await asyncio.to_thread(self._history.record, report, facts_doc, requested_by)
         return CheckOutcome(target=target, report=report, facts=facts, run_id=run_id)
 

@@ -35,6 +35,7 @@ META = CheckMeta(
     fix="client.reset_au_state",
     description="Checks LastWaitTimeout against its previous value and the clock, and the "
     "age of the last successful update search.",
+    uses_history=True,
 )
 
 _BUILD = FindingBuilder(META)

@@ -184,9 +184,7 @@ class LiveCollector:
         facts = _parse(target.name, data, CLIENT_FACTS)
         assert isinstance(facts, ClientFacts)
         bot_http = await self._bot_view(facts, {r.url: r for r in prefetched if r.url})
-        merged = dict(data)
-        merged["bot_http"] = [r.model_dump(mode="json") for r in bot_http]
-        return _parse(target.name, merged, CLIENT_FACTS)  # type: ignore[return-value]
+        return facts.model_copy(update={"bot_http": bot_http})
 
     async def _bot_view(
         self, facts: ClientFacts, prefetched: Mapping[str, HttpResult]

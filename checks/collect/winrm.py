@@ -8,7 +8,6 @@ into the :class:`~checks.errors.CollectionError` family; no message carries the 
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 import xml.etree.ElementTree as ET
@@ -42,14 +41,8 @@ from checks.secret import Secret
 
 log = logging.getLogger(__name__)
 
-POWERSHELL = "powershell.exe"
 #: a hostile or broken host must not make the bot buffer without bound
 MAX_OUTPUT_BYTES = 64 * 2**20
-POWERSHELL_ARGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass")
-
-
-def encoded(script: str) -> str:
-    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +160,7 @@ class WinrmClient:
         try:
             with _translated(target.name, password, stage="run"):
                 command_id = protocol.run_command(
-                    shell_id,
-                    POWERSHELL,
-                    [*POWERSHELL_ARGS, "-EncodedCommand", encoded(compose.stager())],
+                    shell_id, compose.encoded_command(compose.stager())
                 )
                 protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
                 stdout, stderr, code = self._receive(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -75,6 +76,7 @@ class ProbeScript:
         return f"# wsusbot-probe: {self.name} v{self.version}"
 
 
+@functools.cache
 def _read_package_file(filename: str) -> str:
     return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
 

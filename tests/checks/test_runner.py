@@ -110,3 +110,28 @@ def test_previous_facts_reach_the_context() -> None:
     outcome = asyncio.run(runner.check(target("ok1"), "U1"))
     statuses = {f.check: f.status for f in outcome.report.findings}
     assert statuses["client.detection_stalled"] is Status.FAIL
+
+
+def test_history_is_read_only_for_roles_whose_checks_use_it() -> None:
+    class CountingHistory(MemoryHistory):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[str] = []
+
+        def previous_facts(self, host: str) -> dict[str, Any] | None:
+            self.reads.append(host)
+            return super().previous_facts(host)
+
+    class MixedCollector(FakeCollector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.server = read_host_facts((EXAMPLES / "server-broken.json").read_bytes())
+
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            return self.server if host.name == "srv" else self.healthy
+
+    history = CountingHistory()
+    runner = Runner(default_registry(), MixedCollector(), history, clock=lambda: NOW)
+    asyncio.run(runner.check_many([target("srv"), target("pc1")], "U1"))
+    # only client.detection_stalled reads ctx.previous: a server's megabytes are never loaded
+    assert history.reads == ["pc1"]
