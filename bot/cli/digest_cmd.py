@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.app import build_context, build_web_client
 from bot.cli.state import CliState, print_json, state_of
 from checks.errors import UsageError, WsusbotError
 
@@ -46,21 +47,12 @@ def _slack_client(settings: Settings, *, dry_run: bool) -> WebClient:
         "SLACK_BOT_TOKEN", "Slack bot token", file_from_config=settings.slack.bot_token_file
     )
     assert token is not None
-    return WebClient(token=token.reveal(), base_url=settings.slack.api_url, timeout=15)
+    # the bot's own client: same base URL handling and the same 429 / connection retries
+    return build_web_client(settings, token)
 
 
 def _context(services: Services, client: WebClient) -> BotContext:
-    from bot.auth import Authorizer
-    from bot.flows.context import BotContext
-    from bot.worker import Worker
-
-    settings = services.settings
-    return BotContext(
-        services=services,
-        client=client,
-        authorizer=Authorizer(settings.roles, settings.slack),
-        worker=Worker(),
-    )
+    return build_context(services, client)
 
 
 def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> DigestOutcome:

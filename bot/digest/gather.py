@@ -148,7 +148,11 @@ async def gather(
         generated_at=now,
         checkable=frozenset(scope.clients) | {s.name.lower() for s in scope.servers},
     )
-    async with services.runner(cursors=lambda target: store.cursor(target.name)) as runner:
+    # read the cursors now: the runner calls this on the event loop, where no DB I/O belongs
+    cursors = {
+        server.name: await asyncio.to_thread(store.cursor, server.name) for server in scope.servers
+    }
+    async with services.runner(cursors=lambda target: cursors.get(target.name)) as runner:
         outcomes = await runner.check_many(scope.servers, requested_by)
     inventories: list[tuple[str, list[WsusComputer]]] = []
     for outcome in outcomes:
@@ -194,10 +198,5 @@ async def gather(
 
 
 def _latest_reports(services: Services, scope: Scope) -> list[tuple[str, Report]]:
-    runs = services.runs
-    found = []
-    for name in scope.clients:
-        latest = runs.history(name, limit=1)
-        if latest:
-            found.append((name, Report.from_json(latest[0].report)))
-    return found
+    latest = services.runs.latest_per_host(limit=None, hosts=list(scope.clients))
+    return [(run.host, Report.from_json(run.report)) for run in latest]

@@ -84,17 +84,14 @@ class RunStore:
         with self._db.session() as session:
             return [_summary(row) for row in session.execute(query).scalars()]
 
-    def get(self, run_id: int) -> RunSummary | None:
-        with self._db.session() as session:
-            row = session.get(CheckRun, run_id)
-            return _summary(row) if row else None
-
-    def latest_per_host(self, limit: int = 100) -> list[RunSummary]:
-        newest = (
-            select(CheckRun.host, func.max(CheckRun.id).label("id"))
-            .group_by(CheckRun.host)
-            .subquery()
-        )
+    def latest_per_host(
+        self, limit: int | None = 100, hosts: list[str] | None = None
+    ) -> list[RunSummary]:
+        """The newest run of each host (of ``hosts`` when given), in one query."""
+        newest_query = select(CheckRun.host, func.max(CheckRun.id).label("id"))
+        if hosts is not None:
+            newest_query = newest_query.where(CheckRun.host.in_([h.lower() for h in hosts]))
+        newest = newest_query.group_by(CheckRun.host).subquery()
         query = (
             select(CheckRun)
             .join(newest, CheckRun.id == newest.c.id)

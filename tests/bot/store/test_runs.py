@@ -69,3 +69,15 @@ def test_concurrent_migrations_do_not_collide(database_url: str) -> None:
     finally:
         for db in dbs:
             db.dispose()
+
+
+def test_latest_per_host_for_chosen_hosts_without_a_limit(database: Database) -> None:
+    runs = RunStore(database)
+    for n in range(120):
+        runs.record(report(f"pc{n:03}", Status.PASS, T0), None, "x")
+    runs.record(report("pc000", Status.FAIL, T0 + timedelta(hours=1)), None, "x")
+    chosen = [f"PC{n:03}" for n in range(110)]
+    latest = runs.latest_per_host(limit=None, hosts=chosen)
+    assert len(latest) == 110
+    assert {r.host: r.verdict for r in latest}["pc000"] == "fail"
+    assert len(runs.latest_per_host()) == 100
