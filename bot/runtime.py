@@ -86,12 +86,12 @@ class BotRuntime:
         self._socket: SocketModeRunner | None = None
         self._http: HttpServer | None = None
         self._stopped = threading.Event()
-        self._extras: list[object] = []
+        self._schedules: Schedules | None = None
+        self._closed = False
 
     @property
     def schedules(self) -> Schedules | None:
-        found = [e for e in self._extras if isinstance(e, Schedules)]
-        return found[0] if found else None
+        return self._schedules
 
     @property
     def http_port(self) -> int | None:
@@ -125,16 +125,23 @@ class BotRuntime:
     def _start_schedules(self, ctx: BotContext) -> None:
         schedules = Schedules(ctx)
         schedules.start()
-        self._extras.append(schedules)
+        self._schedules = schedules
 
     def wait(self) -> None:
         self._stopped.wait()
 
+    def request_stop(self) -> None:
+        """From a signal handler: wake :meth:`wait`; the caller then calls :meth:`stop`."""
+        self._stopped.set()
+
     def stop(self) -> None:
-        for extra in reversed(self._extras):
-            stop = getattr(extra, "stop", None)
-            if callable(stop):
-                stop()
+        """Stop everything once; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._schedules is not None:
+            self._schedules.stop()
+            self._schedules = None
         if self._socket is not None:
             self._socket.stop()
         if self._http is not None:

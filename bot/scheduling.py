@@ -68,9 +68,6 @@ class LeaderLock:
         self._db = db
         self._connection: Connection | None = None
 
-    def held(self) -> bool:
-        return self._db.dialect != "postgresql" or self._connection is not None
-
     def try_acquire(self) -> bool:
         if self._db.dialect != "postgresql":
             return True

@@ -13,7 +13,7 @@ from pathlib import Path
 from checks.errors import ConfigError
 from checks.secret import Secret
 
-__all__ = ["Redactor", "Secret", "read_secret"]
+__all__ = ["Secret", "read_secret"]
 
 
 def _read_file(path: Path, what: str) -> str:
@@ -49,21 +49,3 @@ def read_secret(
             f"no {what}: set {name} or {file_var} in the environment, or the config's *_file key"
         )
     return None
-
-
-class Redactor:
-    """Removes known secret values from text before it is logged or posted."""
-
-    def __init__(self, secrets: list[Secret] | None = None) -> None:
-        self._values: list[str] = []
-        for secret in secrets or []:
-            self.add(secret)
-
-    def add(self, secret: Secret | None) -> None:
-        if secret and len(secret.reveal()) >= 4:
-            self._values.append(secret.reveal())
-
-    def __call__(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, "********")
-        return text

@@ -63,6 +63,13 @@ class Report:
     def failing_ids(self, status: Status) -> set[str]:
         return {f.check for f in self.findings if f.status is status}
 
+    @property
+    def problem_line(self) -> str:
+        """One line: why the host could not be read, or its failing and warning checks."""
+        return self.unreachable_reason or ", ".join(
+            sorted(self.failing_ids(Status.FAIL) | self.failing_ids(Status.WARN))
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": REPORT_SCHEMA,

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 _MAX_VALUE = 128
 
 
-def _click(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str, str, str, str]:
+def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """(user, channel, message ts, action id, value) of a block_actions click; the value is
+    cut to a token's size, whatever a tampered client sends."""
     user = str((body.get("user") or {}).get("id", ""))
     channel = str((body.get("channel") or {}).get("id", ""))
     message_ts = str((body.get("container") or {}).get("message_ts", "")) or str(
@@ -33,7 +35,7 @@ def register(app: App, ctx: BotContext) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
     ) -> None:
         ack()
-        user, channel, message_ts, action_id, value = _click(body, action)
+        user, channel, message_ts, action_id, value = clicked(body, action)
         refusal = fix_flow.request_fix(
             ctx,
             user=user,
@@ -48,7 +50,7 @@ def register(app: App, ctx: BotContext) -> None:
     @app.action(re.compile(r"^approval_(approve|deny|done)$"))
     def approval(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        user, channel, _ts, action_id, value = _click(body, action)
+        user, channel, _ts, action_id, value = clicked(body, action)
         refusal = fix_flow.decide(
             ctx, user=user, channel=channel, action_id=action_id, token_value=value
         )

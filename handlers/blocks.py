@@ -237,9 +237,7 @@ class HistoryRow:
 def history_row(run: RunSummary) -> HistoryRow:
     """A stored check run as one line: verdict, and the failing checks or why it failed."""
     report = Report.from_json(run.report)
-    failing = run.unreachable_reason or ", ".join(
-        sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
-    )
+    failing = run.unreachable_reason or report.problem_line
     return HistoryRow(
         host=run.host,
         run_id=run.id,

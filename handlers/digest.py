@@ -10,6 +10,7 @@ from slack_bolt import Ack, App, Respond
 from bot.flows.check_flow import Refusal
 from bot.flows.context import BotContext
 from bot.flows.digest_flow import check_clicked
+from handlers.actions import clicked
 from handlers.digest_blocks import CHECK_ACTION
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,8 @@ def register(app: App, ctx: BotContext) -> None:
 
 
 def handle_click(ctx: BotContext, body: dict[str, Any], respond: Respond) -> None:
-    user = str((body.get("user") or {}).get("id", ""))
-    channel = str((body.get("channel") or {}).get("id", ""))
-    container = body.get("container") or {}
-    message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts", ""))
-    actions = body.get("actions") or [{}]
-    token = str(actions[0].get("value", ""))
+    action = (body.get("actions") or [{}])[0]
+    user, channel, message_ts, _action_id, token = clicked(body, action)
     result = check_clicked(ctx, user=user, channel=channel, token=token, message_ts=message_ts)
     if isinstance(result, Refusal):
         respond(response_type="ephemeral", replace_original=False, text=result.text)

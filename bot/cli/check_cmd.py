@@ -17,16 +17,19 @@ from checks.model import CheckContext
 from checks.registry import default_registry
 
 
-def parse_now(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO-8601 option value as an aware time (UTC when no zone is given)."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"--now {text[:40]!r} is not ISO-8601 (e.g. 2026-11-25T08:00:00Z)"
+            f"{option} {text[:40]!r} is not ISO-8601 (e.g. 2026-11-25T08:00:00Z)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_now(text: str | None) -> datetime:
+    return datetime.now(UTC) if text is None else parse_time(text, "--now")
 
 
 def read_facts_file(path: Path) -> HostFacts:

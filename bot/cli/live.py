@@ -130,11 +130,7 @@ def show_history(state: CliState, host: str, *, limit: int, as_json: bool) -> No
 
     for run in runs:
         report = Report.from_json(run.report)
-        failing = (
-            run.unreachable_reason
-            or ", ".join(sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN)))
-            or "—"
-        )
+        failing = run.unreachable_reason or report.problem_line or "—"
         table.add_row(
             str(run.id),
             run.finished_at.strftime("%Y-%m-%d %H:%M:%S"),

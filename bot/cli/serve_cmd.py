@@ -6,10 +6,10 @@ import csv
 import io
 import logging
 import signal
-from datetime import UTC, datetime
 
 import typer
 
+from bot.cli.check_cmd import parse_time
 from bot.cli.state import print_json, state_of
 from checks.errors import UsageError
 
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         state.out.print(f"wsusbot serving ({where})", highlight=False)
 
         def stop(_signum: int, _frame: object) -> None:
-            runtime.stop()
+            runtime.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -81,14 +81,7 @@ def register(app: typer.Typer) -> None:
 
         if output not in ("json", "csv"):
             raise UsageError("--format is json or csv")
-        moment = None
-        if since:
-            try:
-                moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise UsageError(f"--since {since[:40]!r} is not ISO-8601") from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
+        moment = parse_time(since, "--since") if since else None
         name = validate_host_argument(host) if host else None
         services = Services.open(state_of(ctx).settings)
         try:

@@ -14,7 +14,6 @@ from bot.flows.context import BotContext
 from bot.store.audit import AuditAction, AuditRecord
 from checks.collect.target import HostTarget
 from checks.errors import UsageError
-from checks.model import Status
 from checks.report import Report
 from handlers import blocks
 
@@ -123,13 +122,10 @@ def _fix_buttons(
     buttons = []
     now = ctx.now()
     for fix in report.proposed_fixes:
-        checks = [
-            f.check for f in report.problems if f.fix == fix.id and f.status is not Status.UNKNOWN
-        ]
         token = ctx.tokens.issue(
             "fix_request",
             host=target.name.lower(),
-            payload={"fix": fix.id, "run_id": run_id, "checks": checks},
+            payload={"fix": fix.id, "run_id": run_id},
             channel=channel,
             now=now,
             expires_at=now + FIX_BUTTON_TTL,

@@ -71,9 +71,7 @@ def print_summary(console: Console, reports: Sequence[Report]) -> None:
         table.add_column(status.value, justify="right")
     table.add_column("failing checks / reason")
     for report in sorted(reports, key=lambda r: (-r.verdict.rank, r.host)):
-        failing = report.unreachable_reason or ", ".join(
-            sorted(report.failing_ids(Status.FAIL) | report.failing_ids(Status.WARN))
-        )
+        failing = report.problem_line
         counts = report.counts
         table.add_row(
             report.host,
