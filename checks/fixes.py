@@ -37,6 +37,9 @@ class FixMeta:
     #: minutes after the fix when a follow-up check runs (self-update takes 6-10 min)
     followup_minutes: int | None = None
     caveat: str | None = None
+    #: probe parameter -> the inventory attribute (of the target) it takes its value from;
+    #: parameters never come from what a user typed
+    params_from_inventory: tuple[tuple[str, str], ...] = ()
 
     @property
     def executable(self) -> bool:
@@ -135,6 +138,7 @@ FIXES: tuple[FixMeta, ...] = (
             "gpupdate /force, then wuauclt /detectnow.",
         ),
         probe="fix_set_wsus_policy",
+        params_from_inventory=(("wsus_url", "wsus_url"), ("status_url", "wsus_url")),
         caveat="Domain Group Policy overwrites these values at the next refresh unless the "
         "GPO is fixed too.",
     ),

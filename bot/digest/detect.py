@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.digest.causes import Cause, Sighting
 from bot.store.audit import AuditAction, AuditRecord
 from bot.store.digests import LogFailureState
-from checks.client._support import parse_iso_utc
+from checks._support import parse_iso_utc
 from checks.facts import WsusComputer
 from checks.model import Status, Thresholds
 from checks.report import Report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import missing
+from checks._support import missing
 from checks.facts import ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 

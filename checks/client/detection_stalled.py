@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from checks.client._support import as_utc, days, hours, missing, parse_iso_utc
+from checks._support import as_utc, days, hours, missing, parse_iso_utc
 from checks.facts import AuState, ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity, Status
 from checks.regtime import RegTimeError, parse_registry_time, parse_utc_registry_time

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatchcase
 
-from checks.client._support import missing, probe_errors, url_host
+from checks._support import missing, probe_errors, url_host
 from checks.facts import ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 

@@ -6,7 +6,7 @@ got 200 where the client did not -> the client's network path; both failed -> th
 
 from __future__ import annotations
 
-from checks.client._support import describe, find_http, http_cause, missing, outcome, url_path
+from checks._support import describe, find_http, http_cause, missing, outcome, url_path
 from checks.facts import ClientFacts, HttpResult
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import missing, sentence
+from checks._support import missing, sentence
 from checks.facts import ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 

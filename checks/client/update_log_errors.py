@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from checks.client._support import as_utc, missing, probe_errors, sentence, shorten
+from checks._support import as_utc, missing, probe_errors, sentence, shorten
 from checks.facts import ClientFacts, ClientLogs
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity, Status
 from checks.versions import VersionError, is_below

@@ -36,14 +36,17 @@ class FixResult:
 
 
 def fix_params(fix: FixMeta, target: HostTarget) -> dict[str, Any]:
-    """Parameters come from the inventory, never from what a user typed."""
-    if fix.id == "client.set_wsus_policy":
-        if not target.wsus_url:
+    """The fix's declared parameters, filled from the inventory (``FixMeta``)."""
+    params: dict[str, Any] = {}
+    for name, attribute in fix.params_from_inventory:
+        value = getattr(target, attribute, None)
+        if not value:
             raise FixError(
-                f"{target.name} has no WSUS server in the inventory, so there is no URL to set"
+                f"{fix.id} needs the inventory's {attribute} for {target.name}, and it has "
+                "none (is the client assigned to a WSUS server?)"
             )
-        return {"wsus_url": target.wsus_url, "status_url": target.wsus_url}
-    return {}
+        params[name] = value
+    return params
 
 
 def parse_fix_result(host: str, fix: FixMeta, data: Any) -> FixResult:

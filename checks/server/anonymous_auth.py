@@ -3,7 +3,7 @@ Selfupdate (seed §6, step 1)."""
 
 from __future__ import annotations
 
-from checks.client._support import missing
+from checks._support import missing
 from checks.facts import ServerFacts, Site
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 from checks.server._support import find_vdir, port80_site, site_label

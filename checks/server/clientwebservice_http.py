@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import describe, find_http, http_cause, missing
+from checks._support import describe, find_http, http_cause, missing
 from checks.facts import ServerFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.client._support import missing
+from checks._support import missing
 from checks.facts import ServerFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 from checks.server._support import describe_bindings, is_started, port80_sites, site_label

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from checks.client._support import as_utc, missing, parse_iso_utc, probe_errors, quote_names
+from checks._support import as_utc, missing, parse_iso_utc, probe_errors, quote_names
 from checks.facts import ServerFacts, WsusComputer
 from checks.model import (
     Check,
