@@ -26,12 +26,14 @@ configuration (``server.selfupdate_vdir``, ``server.anonymous_auth``,
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from checks._support import as_utc
 from checks.facts import IisLog, ServerFacts
-from checks.logscan import SELFUPDATE_PATHS, Failure, ScanResult, explain_status
+from checks.logscan import SELFUPDATE_PATHS, Failure, ScanResult, explain_status, scan
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
-from checks.w3c import ParseStats, iter_records
+from checks.w3c import ParseStats, W3CRecord, iter_records
 
 #: 401/403 answers from which authentication is considered broken, not a client's quirk
 AUTH_FAIL_REQUESTS = 10
@@ -105,10 +107,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _document_errors(doc: IisLog) -> list[str]:
     return [
         f"{error.source or 'iis_log'}: {error.message or 'unspecified error'}"
@@ -132,19 +130,20 @@ def _missing_document(facts: ServerFacts) -> Finding:
 def _scan_window(doc: IisLog, cutoff: datetime) -> tuple[ScanResult, ParseStats, int]:
     """Scan the document's lines, leaving out requests older than ``cutoff``."""
     stats = ParseStats()
-    result = ScanResult()
     older = 0
+
+    def in_window(records: Iterator[W3CRecord]) -> Iterator[W3CRecord]:
+        nonlocal older
+        for record in records:
+            if record.time < cutoff:
+                older += 1
+            else:
+                yield record
+
     records = iter_records(
         doc.lines or (), source="iis_log", stats=stats, stem_prefixes=SELFUPDATE_PATHS
     )
-    for record in records:
-        if record.time < cutoff:
-            older += 1
-        else:
-            result.add(record)
-    result.lines = stats.lines
-    result.requests = stats.requests
-    result.skipped.update(stats.skipped)
+    result = scan(in_window(records), stats=stats)
     return result, stats, older
 
 
@@ -234,7 +233,7 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
             [f"log_dir: {doc.log_dir or 'not reported'}"],
         )
     hours = ctx.thresholds.log_error_window_hours
-    cutoff = _aware(ctx.now) - timedelta(hours=hours)
+    cutoff = as_utc(ctx.now) - timedelta(hours=hours)
     result, stats, older = _scan_window(doc, cutoff)
     context = _context_lines(doc, stats, older, hours)
     if stats.requests == 0 and stats.skipped_total > 0:
