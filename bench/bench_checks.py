@@ -23,11 +23,11 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.services import Services
-from checks.collect.target import HostTarget
 from checks.evaluation import evaluate_facts
 from checks.facts import read_host_facts
 from checks.model import CheckContext
 from checks.registry import default_registry
+from handlers.target import HostTarget
 from lab.estate import Estate
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from bot.config import ClientEntry, HostOverrides, PatternEntry, ServerEntry, Settings
-from checks.collect.target import HostTarget
 from checks.errors import UnknownHostError, UsageError
+from handlers.target import HostTarget
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 MAX_HOST_LENGTH = 253

@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.app import build_app, build_context, build_web_client
 from bot.config import Settings
-from bot.flows.context import BotContext
-from bot.flows.fix_flow import recover_after_restart
 from bot.scheduling import Schedules
 from bot.secrets import Secret, read_secret
-from bot.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
 from bot.services import Clock, Services, utc_now
+from bot.slack.app import build_app, build_context, build_web_client
+from bot.slack.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
+from bot.usecases.approvals.recovery import recover_after_restart
+from bot.usecases.context import BotContext
 from checks.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,9 @@ class BotRuntime:
         ctx = build_context(services, client)
         self.ctx = ctx
         ctx.start()
-        app = build_app(ctx, signing_secret=secrets.signing_secret if self.mode == "http" else None)
+        app = build_app(
+            ctx, client, signing_secret=secrets.signing_secret if self.mode == "http" else None
+        )
         # restart safety: approvals a crash left mid-flight become "interrupted"
         recover_after_restart(ctx)
         if self.mode == "socket":

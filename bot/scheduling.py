@@ -30,7 +30,7 @@ from bot.store.db import Database
 from checks.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.flows.context import BotContext
+    from bot.usecases.context import BotContext
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class Schedules:
             job_id = DIGEST_JOB_PREFIX + digest.id
             wanted.add(job_id)
             scheduler.add_job(
-                "bot.flows.digest_flow:scheduled_digest",
+                "bot.usecases.digest:scheduled_digest",
                 trigger=cron_trigger(digest.cron, digest.timezone),
                 id=job_id,
                 kwargs={"digest_id": digest.id},
@@ -245,9 +245,9 @@ class Schedules:
 
 
 def _default_due_work() -> list[DueWork]:
-    from bot.flows import fix_flow
+    from bot.usecases.approvals.recovery import run_due_followups
 
-    return [fix_flow.run_due_followups]
+    return [run_due_followups]
 
 
 async def run_due_work() -> None:

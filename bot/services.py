@@ -17,14 +17,19 @@ from urllib.parse import urlsplit
 from bot.config import Settings
 from bot.inventory import Inventory
 from bot.secrets import Secret, read_secret
+from bot.store.approvals import ApprovalStore
+from bot.store.audit import AuditLog
 from bot.store.db import Database
+from bot.store.digests import DigestStore
 from bot.store.runs import MarkerStore, RunStore
-from checks.collect.http import HttpProber
-from checks.collect.live import CollectSettings, CursorSource, LiveCollector, ServerEndpoints
-from checks.collect.target import HostTarget
-from checks.collect.winrm import WinrmClient, WinrmSettings
+from bot.store.tokens import TokenStore
+from checks.model import Thresholds
 from checks.registry import Registry, default_registry
-from checks.runner import Runner
+from handlers.collector import CollectSettings, CursorSource, LiveCollector, ServerEndpoints
+from handlers.http import HttpProber
+from handlers.runner import Runner
+from handlers.target import HostTarget
+from handlers.winrm import WinrmClient, WinrmSettings
 
 Clock = Callable[[], datetime]
 
@@ -35,11 +40,31 @@ def utc_now() -> datetime:
 
 @dataclass
 class Services:
+    """The stores and the inventory are built once, with the services, and shared."""
+
     settings: Settings
     db: Database
     clock: Clock = utc_now
     registry: Registry = field(default_factory=default_registry)
     _passwords: dict[Path | None, Secret] = field(default_factory=dict)
+    inventory: Inventory = field(init=False)
+    runs: RunStore = field(init=False)
+    markers: MarkerStore = field(init=False)
+    audit: AuditLog = field(init=False)
+    tokens: TokenStore = field(init=False)
+    approvals: ApprovalStore = field(init=False)
+    digests: DigestStore = field(init=False)
+    thresholds: Thresholds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thresholds = self.settings.thresholds.to_thresholds()
+        self.inventory = Inventory(self.settings)
+        self.runs = RunStore(self.db)
+        self.markers = MarkerStore(self.db)
+        self.audit = AuditLog(self.db)
+        self.tokens = TokenStore(self.db)
+        self.approvals = ApprovalStore(self.db)
+        self.digests = DigestStore(self.db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> Services:
@@ -47,18 +72,6 @@ class Services:
         if migrate:
             db.migrate()
         return cls(settings=settings, db=db, clock=clock)
-
-    @property
-    def inventory(self) -> Inventory:
-        return Inventory(self.settings)
-
-    @property
-    def runs(self) -> RunStore:
-        return RunStore(self.db)
-
-    @property
-    def markers(self) -> MarkerStore:
-        return MarkerStore(self.db)
 
     def password_for(self, target: HostTarget) -> Secret | None:
         """The WinRM password for a host: env first, then the host's or default file."""
@@ -131,7 +144,7 @@ class Services:
                     collector,
                     self.runs,
                     clock=self.clock,
-                    thresholds=self.settings.thresholds.to_thresholds(),
+                    thresholds=self.thresholds,
                     concurrency=runner_cfg.concurrency,
                     host_deadline_s=runner_cfg.host_deadline_s,
                 )

@@ -33,10 +33,12 @@ class UnknownHostError(UsageError):
 
 
 class CollectionError(WsusbotError):
-    """Facts could not be gathered from a host. ``reason`` is a short stable word."""
+    """Facts could not be gathered from a host. ``reason`` is a short stable word (stored
+    with the run, shown in Slack); ``next_step`` what the operator should do about it."""
 
     exit_code = 3
     reason: str = "collection_failed"
+    next_step: str = "See the evidence, then re-run the check."
 
     def __init__(self, message: str, *, host: str | None = None) -> None:
         super().__init__(message)
@@ -45,30 +47,48 @@ class CollectionError(WsusbotError):
 
 class HostUnreachableError(CollectionError):
     reason = "unreachable"
+    next_step = (
+        "Check that the host is up, that WinRM listens (winrm quickconfig; "
+        "port 5985/5986) and that no firewall blocks the bot."
+    )
 
 
 class AuthenticationFailedError(CollectionError):
     reason = "auth_failed"
+    next_step = (
+        "Check the WinRM account's user name and password (or certificate) and "
+        "that it is in the host's local Administrators / Remote Management Users group."
+    )
 
 
 class TlsError(CollectionError):
     reason = "tls"
+    next_step = "Check the host's WinRM HTTPS certificate against the configured CA bundle."
 
 
 class CollectionTimeoutError(CollectionError):
     reason = "timeout"
+    next_step = (
+        "The host did not answer within the deadline: check its load and WinRM "
+        "service, or raise runner.host_deadline_s."
+    )
 
 
 class RemoteError(CollectionError):
     """The host answered, but the command failed there (WSManFault, non-zero exit)."""
 
     reason = "remote_error"
+    next_step = "The probe failed on the host: see the evidence for the PowerShell error."
 
 
 class BadOutputError(CollectionError):
     """The host answered with something that is not the probe's JSON document."""
 
     reason = "bad_output"
+    next_step = (
+        "The host answered with something that is not the probe's JSON: see the "
+        "evidence; a profile script or a broken PowerShell may be writing to stdout."
+    )
 
 
 class StoreError(WsusbotError):
@@ -77,3 +97,25 @@ class StoreError(WsusbotError):
 
 class FixError(WsusbotError):
     """A fix could not be requested, approved or executed."""
+
+
+#: the unreachable reason of a host whose configuration (inventory, credentials) is unusable
+CONFIG_REASON = "config"
+_CONFIG_NEXT_STEP = "Fix the host's entry or the WinRM credentials in the configuration."
+
+
+def _collection_errors(cls: type[CollectionError]) -> list[type[CollectionError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _collection_errors(sub)
+    return found
+
+
+def next_step_for(reason: str) -> str:
+    """The next step for an unreachable reason, from the error class that carries it."""
+    if reason == CONFIG_REASON:
+        return _CONFIG_NEXT_STEP
+    for cls in _collection_errors(CollectionError):
+        if cls.reason == reason:
+            return cls.next_step
+    return CollectionError.next_step

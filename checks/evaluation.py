@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from checks.errors import next_step_for
 from checks.facts import HostFacts, role_of
 from checks.model import CheckContext, Finding, Role, Status
 from checks.registry import Registry, evaluate_all
@@ -48,7 +49,7 @@ def unreachable_report(
             status=Status.UNKNOWN,
             summary=f"host could not be read ({reason})",
             evidence=(message,),
-            next_step=_NEXT_STEP.get(reason, "See the evidence, then re-run the check."),
+            next_step=next_step_for(reason),
         )
         for r in roles
         for check in registry.for_role(r)
@@ -69,17 +70,3 @@ def unreachable_report(
 
 def _seeds(registry: Registry, role: Role) -> dict[str, tuple[str, ...]]:
     return {check.id: check.meta.seed for check in registry.for_role(role)}
-
-
-_NEXT_STEP = {
-    "unreachable": "Check that the host is up, that WinRM listens (winrm quickconfig; "
-    "port 5985/5986) and that no firewall blocks the bot.",
-    "auth_failed": "Check the WinRM account's user name and password (or certificate) and "
-    "that it is in the host's local Administrators / Remote Management Users group.",
-    "tls": "Check the host's WinRM HTTPS certificate against the configured CA bundle.",
-    "timeout": "The host did not answer within the deadline: check its load and WinRM "
-    "service, or raise runner.host_deadline_s.",
-    "remote_error": "The probe failed on the host: see the evidence for the PowerShell error.",
-    "bad_output": "The host answered with something that is not the probe's JSON: see the "
-    "evidence; a profile script or a broken PowerShell may be writing to stdout.",
-}

@@ -1,5 +1,6 @@
-"""Fix metadata (CATALOGUE.md, "Fixes"). Execution lives with the bot's approval flow;
-this module only says what each fix is, what it touches and how success is verified."""
+"""Fix metadata (docs/catalogue.md, "Fixes"). Execution lives in ``handlers/fixes.py``
+and the bot's approval use cases; this module only says what each fix is, what it
+touches, which facts its card shows, how success is verified and when it is followed up."""
 
 from __future__ import annotations
 
@@ -32,11 +33,13 @@ class FixMeta:
     verified_by: tuple[str, ...]
     #: runbook steps shown for manual fixes (and as context for the others)
     runbook: tuple[str, ...] = ()
-    #: the fix probe name (``checks/probes/<probe>.ps1``); None for manual fixes
+    #: the fix probe name (``handlers/probes/<probe>.ps1``); None for manual fixes
     probe: str | None = None
     #: minutes after the fix when a follow-up check runs (self-update takes 6-10 min)
     followup_minutes: int | None = None
     caveat: str | None = None
+    #: facts shown on the approval card as "now on the host" (dotted facts paths)
+    card_facts: tuple[str, ...] = ()
     #: probe parameter -> the inventory attribute (of the target) it takes its value from;
     #: parameters never come from what a user typed
     params_from_inventory: tuple[tuple[str, str], ...] = ()
@@ -51,6 +54,7 @@ _LOCAL_ADMIN = "local Administrators on the host (WinRM remote shell access)"
 FIXES: tuple[FixMeta, ...] = (
     FixMeta(
         id="server.install_selfupdate_port80",
+        card_facts=("wsus.install_dir",),
         role="server",
         title="Install the self-update tree on the port-80 site",
         risk=Risk.MEDIUM,
@@ -107,6 +111,10 @@ FIXES: tuple[FixMeta, ...] = (
     ),
     FixMeta(
         id="server.start_services",
+        card_facts=(
+            "services.W3SVC.state",
+            "services.WsusService.state",
+        ),
         role="server",
         title="Start WSUS, IIS and the WsusPool application pool",
         risk=Risk.LOW,
@@ -118,6 +126,12 @@ FIXES: tuple[FixMeta, ...] = (
     ),
     FixMeta(
         id="client.set_wsus_policy",
+        card_facts=(
+            "policy.WUServer",
+            "policy.WUStatusServer",
+            "policy.UseWUServer",
+            "policy.NoAutoUpdate",
+        ),
         role="client",
         title="Point the client at its WSUS server",
         risk=Risk.MEDIUM,
@@ -144,6 +158,12 @@ FIXES: tuple[FixMeta, ...] = (
     ),
     FixMeta(
         id="client.reset_au_state",
+        card_facts=(
+            "au.AUState",
+            "au.LastWaitTimeout",
+            "au.DetectionStartTime",
+            "services.wuauserv.state",
+        ),
         role="client",
         title="Reset Automatic Updates detection state",
         risk=Risk.LOW,
@@ -166,6 +186,10 @@ FIXES: tuple[FixMeta, ...] = (
     ),
     FixMeta(
         id="client.restart_wuauserv",
+        card_facts=(
+            "services.wuauserv.state",
+            "services.wuauserv.start_mode",
+        ),
         role="client",
         title="Restart the Automatic Updates service",
         risk=Risk.LOW,

@@ -12,17 +12,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.app import build_context, build_web_client
 from bot.cli.state import CliState, print_json, state_of
 from checks.errors import UsageError, WsusbotError
 
 if TYPE_CHECKING:
-    from slack_sdk import WebClient
-
     from bot.config import Settings
-    from bot.flows.context import BotContext
-    from bot.flows.digest_flow import DigestOutcome
     from bot.services import Services
+    from bot.usecases.context import BotContext
+    from bot.usecases.digest import DigestOutcome
 
 #: a whole digest (every server checked, logs folded) must finish within this
 DIGEST_TIMEOUT_S = 1800.0
@@ -35,34 +32,30 @@ class LogFileError(UsageError):
 # ------------------------------------------------------------------------- digest
 
 
-def _slack_client(settings: Settings, *, dry_run: bool) -> WebClient:
-    from slack_sdk import WebClient
-
+def _context(services: Services, *, dry_run: bool) -> BotContext:
+    """The bot's own context (the same Slack client, its 429 / connection retries); a dry
+    run gets a client without a token, so nothing it does can reach a workspace."""
     from bot.secrets import read_secret
+    from bot.slack.app import build_context, build_web_client, tokenless_web_client
 
+    settings = services.settings
     if dry_run:
-        # nothing is sent: a client without a token makes that certain
-        return WebClient(base_url=settings.slack.api_url)
+        return build_context(services, tokenless_web_client(settings))
     token = read_secret(
         "SLACK_BOT_TOKEN", "Slack bot token", file_from_config=settings.slack.bot_token_file
     )
     assert token is not None
-    # the bot's own client: same base URL handling and the same 429 / connection retries
-    return build_web_client(settings, token)
-
-
-def _context(services: Services, client: WebClient) -> BotContext:
-    return build_context(services, client)
+    return build_context(services, build_web_client(settings, token))
 
 
 def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> DigestOutcome:
-    from bot.flows.digest_flow import find_digest, post_manual
     from bot.services import Services, cli_user
+    from bot.usecases.digest import find_digest, post_manual
 
     settings = state.settings
     services = Services.open(settings)
     try:
-        ctx = _context(services, _slack_client(settings, dry_run=dry_run))
+        ctx = _context(services, dry_run=dry_run)
         digest = find_digest(ctx, digest_id)
         ctx.start()
         try:
@@ -204,41 +197,9 @@ def _store_lines(settings: Settings) -> list[DoctorLine]:
 
 
 def _slack_lines(settings: Settings) -> list[DoctorLine]:
-    from slack_sdk.errors import SlackApiError, SlackClientError
+    from bot.slack.doctor import slack_lines
 
-    try:
-        client = _slack_client(settings, dry_run=False)
-    except WsusbotError as exc:
-        return [DoctorLine("slack token", False, str(exc))]
-    try:
-        auth = client.auth_test()
-    except SlackApiError as exc:
-        return [DoctorLine("slack token", False, f"auth.test: {exc.response.get('error')}")]
-    except (SlackClientError, OSError) as exc:
-        return [DoctorLine("slack token", False, f"cannot reach {settings.slack.api_url}: {exc}")]
-    lines = [DoctorLine("slack token", True, f"{auth.get('user')} in {auth.get('team')}")]
-    channels: dict[str, str] = {}
-    for digest in settings.digests:
-        channels.setdefault(digest.channel, f"digest {digest.id}")
-    if settings.slack.audit_channel:
-        channels.setdefault(settings.slack.audit_channel, "audit channel")
-    for channel, use in channels.items():
-        item = f"channel {channel} ({use})"
-        try:
-            info = client.conversations_info(channel=channel)
-        except SlackApiError as exc:
-            lines.append(
-                DoctorLine(item, False, f"conversations.info: {exc.response.get('error')}")
-            )
-            continue
-        data = info.get("channel") or {}
-        if data.get("is_member"):
-            lines.append(DoctorLine(item, True, f"member of #{data.get('name', channel)}"))
-        else:
-            lines.append(
-                DoctorLine(item, False, "the bot is not a member: invite it with /invite @wsusbot")
-            )
-    return lines
+    return [DoctorLine(item, ok, detail) for item, ok, detail in slack_lines(settings)]
 
 
 def _digest_lines(settings: Settings, now: datetime) -> list[DoctorLine]:

@@ -9,9 +9,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from bot.cli.state import CliState, print_json
 from bot.render.terminal import print_report, print_summary, status_text
 from bot.services import Services, cli_user
-from checks.collect.target import HostTarget
 from checks.report import Report
-from checks.runner import CheckOutcome
+from handlers.runner import CheckOutcome
+from handlers.target import HostTarget
 
 
 def _targets(services: Services, host: str | None, group: str | None) -> list[HostTarget]:

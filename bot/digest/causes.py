@@ -70,6 +70,10 @@ ORDER: tuple[Cause, ...] = (
 )
 
 
+#: host names a digest message lists per cause before "… and N more" (then a CSV follows)
+NAMES_PER_CAUSE = 15
+
+
 @dataclass(frozen=True, slots=True)
 class Sighting:
     """One host under one cause, with what shows it."""
@@ -131,3 +135,7 @@ class Digest:
         stalled = self.stalled
         ranked = sorted(stalled, key=lambda h: (h not in self.checkable, -len(stalled[h]), h))
         return ranked[:count]
+
+    def fits_in_message(self) -> bool:
+        """Whether every stalled host is named in the message (else a CSV is attached)."""
+        return all(len(s) <= NAMES_PER_CAUSE for s in self.sightings.values())

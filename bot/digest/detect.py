@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from bot.digest.causes import Cause, Sighting
-from bot.store.audit import AuditAction, AuditRecord
+from bot.store.approvals import FollowupResult
 from bot.store.digests import LogFailureState
-from checks._support import parse_iso_utc
+from checks.computers import SyncState, classify
 from checks.facts import WsusComputer
+from checks.followup import FollowupOutcome
 from checks.model import Status, Thresholds
 from checks.report import Report
-from checks.versions import VersionError, is_below
 
 #: maps a name or IP as the server knows it to the host name the digest shows
 Canonical = Callable[[str | None, str | None], str]
 
 DETECTION_CHECK = "client.detection_stalled"
 RESET_FIX = "client.reset_au_state"
-NOT_RECOVERED = "not_recovered"
-
-
-def _age_days(now: datetime, then: datetime) -> float:
-    return (now - then).total_seconds() / 86400
 
 
 def inventory_sightings(
@@ -34,41 +29,32 @@ def inventory_sightings(
     thresholds: Thresholds,
     canonical: Canonical,
 ) -> list[Sighting]:
-    """Stale sync (never, or older than ``stale_warn_days``) and agents below the minimum.
+    """Stale sync (never, or older than ``stale_warn_days``) and agents below the minimum,
+    classified as ``server.stale_clients`` classifies them (:mod:`checks.computers`).
 
     A sync time or version that does not parse says nothing about the client: skipped,
     as ``server.stale_clients`` reports them apart."""
     found: list[Sighting] = []
     for computer in computers:
+        state = classify(computer, now, thresholds)
         host = canonical(computer.name, computer.ip)
-        synced_text = (computer.last_sync_time or "").strip()
-        if not synced_text:
+        if state.sync is SyncState.NEVER:
             found.append(Sighting(host, Cause.STALE_SYNC, "never synced", server, 1e9))
-        else:
-            try:
-                age = _age_days(now, parse_iso_utc(synced_text))
-            except ValueError:
-                age = None
-            if age is not None and age > thresholds.stale_warn_days:
-                found.append(
-                    Sighting(host, Cause.STALE_SYNC, f"last sync {age:.0f} d ago", server, age)
+        elif state.sync_stale and state.sync_age_days is not None:
+            age = state.sync_age_days
+            found.append(
+                Sighting(host, Cause.STALE_SYNC, f"last sync {age:.0f} d ago", server, age)
+            )
+        if state.agent_old:
+            found.append(
+                Sighting(
+                    host,
+                    Cause.OLD_AGENT,
+                    f"agent {state.version} (minimum {thresholds.min_client_version})",
+                    server,
+                    0.0,
                 )
-        version = (computer.client_version or "").strip()
-        if version:
-            try:
-                below = is_below(version, thresholds.min_client_version)
-            except VersionError:
-                below = False
-            if below:
-                found.append(
-                    Sighting(
-                        host,
-                        Cause.OLD_AGENT,
-                        f"agent {version} (minimum {thresholds.min_client_version})",
-                        server,
-                        0.0,
-                    )
-                )
+            )
     return found
 
 
@@ -108,22 +94,20 @@ def history_sightings(latest: Iterable[tuple[str, Report]]) -> list[Sighting]:
     return found
 
 
-def followup_sightings(records: Sequence[AuditRecord]) -> list[Sighting]:
+def followup_sightings(results: Iterable[FollowupResult]) -> list[Sighting]:
     """Hosts whose newest ``client.reset_au_state`` follow-up says not recovered."""
-    newest: dict[str, AuditRecord] = {}
-    for record in records:
-        if record.action != AuditAction.FOLLOWUP or not record.host:
+    newest: dict[str, FollowupResult] = {}
+    for result in results:
+        if result.fix_id != RESET_FIX:
             continue
-        if record.fix not in (None, RESET_FIX):
-            continue
-        current = newest.get(record.host.lower())
-        if current is None or record.time >= current.time:
-            newest[record.host.lower()] = record
+        current = newest.get(result.host.lower())
+        if current is None or result.finished_at >= current.finished_at:
+            newest[result.host.lower()] = result
     found = []
-    for host, record in newest.items():
-        if record.outcome == NOT_RECOVERED:
-            detail = f"follow-up {_stamp(record.time)}: not recovered"
-            if record.detail:
-                detail += f" ({record.detail})"
+    for host, result in newest.items():
+        if result.outcome is FollowupOutcome.NOT_RECOVERED:
+            detail = f"follow-up {_stamp(result.finished_at)}: not recovered"
+            if result.detail:
+                detail += f" ({result.detail})"
             found.append(Sighting(host, Cause.RESET_NOT_RECOVERED, detail))
     return found

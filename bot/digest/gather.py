@@ -1,6 +1,6 @@
 """Gather one digest: check each WSUS server in scope (one bundle: server facts, the new
 IIS log lines from the stored cursor, the computer inventory), fold the log lines into
-the stored failure state, then read check history and follow-up audit rows.
+the stored failure state, then read check history and finished follow-ups.
 
 A server that cannot be read is named (``Digest.not_read``) and the others still count.
 """
@@ -16,23 +16,24 @@ from datetime import datetime, timedelta
 from bot.config import DigestConfig
 from bot.digest.causes import Digest, ServerNotRead
 from bot.digest.detect import (
+    RESET_FIX,
     followup_sightings,
     history_sightings,
     inventory_sightings,
     log_sightings,
 )
 from bot.services import Services
-from bot.store.audit import AuditAction, AuditLog
+from bot.store.approvals import ApprovalStore
 from bot.store.digests import DigestStore, LogObservation
-from checks.collect.target import HostTarget
 from checks.facts import IisLog, ServerFacts, WsusComputer
 from checks.logscan import SELFUPDATE_PATHS, ScanResult, is_success
 from checks.report import Report
 from checks.w3c import iter_records
+from handlers.target import HostTarget
 
 log = logging.getLogger(__name__)
 
-#: how far back follow-up audit rows are read (a follow-up older than this is history)
+#: how far back finished follow-ups are read (a follow-up older than this is history)
 FOLLOWUP_LOOKBACK = timedelta(days=30)
 #: accumulated IIS log failures older than this are dropped (keeps the table bounded; any
 #: digest's log_error_window_hours is far shorter)
@@ -189,11 +190,11 @@ async def gather(
         failures = await asyncio.to_thread(store.log_failures, server, window)
         result.add(log_sightings(failures, canonical=names))
     result.add(history_sightings(await asyncio.to_thread(_latest_reports, services, scope)))
-    records = await asyncio.to_thread(
-        AuditLog(services.db).query, since=now - FOLLOWUP_LOOKBACK, action=AuditAction.FOLLOWUP
+    followups = await asyncio.to_thread(
+        ApprovalStore(services.db).finished_followups, now - FOLLOWUP_LOOKBACK, RESET_FIX
     )
     unrestricted = not digest.servers and not digest.groups
-    result.add(s for s in followup_sightings(records) if unrestricted or s.host in scope.clients)
+    result.add(s for s in followup_sightings(followups) if unrestricted or s.host in scope.clients)
     return result
 
 

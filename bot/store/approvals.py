@@ -17,6 +17,8 @@ from sqlalchemy import select, update
 
 from bot.store.db import Database
 from bot.store.models import Approval, FollowUp
+from checks.errors import StoreError
+from checks.followup import FollowupOutcome
 
 
 class State(enum.StrEnum):
@@ -28,10 +30,41 @@ class State(enum.StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     INTERRUPTED = "interrupted"
+    #: the request card could not be posted: nobody saw it, nothing can act on it
+    WITHDRAWN = "withdrawn"
 
     @property
     def final(self) -> bool:
-        return self not in (State.REQUESTED, State.APPROVED, State.RUNNING)
+        return not TRANSITIONS[self]
+
+
+#: the approval state machine: every move the store accepts, and no other
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.REQUESTED: frozenset(
+        {State.APPROVED, State.DENIED, State.EXPIRED, State.WITHDRAWN, State.SUCCEEDED}
+    ),
+    State.APPROVED: frozenset({State.RUNNING, State.INTERRUPTED}),
+    State.RUNNING: frozenset({State.SUCCEEDED, State.FAILED, State.INTERRUPTED}),
+    State.SUCCEEDED: frozenset(),
+    State.FAILED: frozenset(),
+    State.DENIED: frozenset(),
+    State.EXPIRED: frozenset(),
+    State.INTERRUPTED: frozenset(),
+    State.WITHDRAWN: frozenset(),
+}
+
+
+class IllegalTransitionError(StoreError):
+    """A move the state machine does not allow: a bug in the caller, never run."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupResult:
+    host: str
+    fix_id: str
+    finished_at: datetime
+    outcome: FollowupOutcome
+    detail: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +165,17 @@ class ApprovalStore:
         new: State,
         **values: Any,
     ) -> bool:
-        """Compare-and-set: True only for the caller that moved the row."""
+        """Compare-and-set: True only for the caller that moved the row.
+
+        Raises :class:`IllegalTransitionError` (and changes nothing) for a move that
+        :data:`TRANSITIONS` does not list."""
         states = (expected,) if isinstance(expected, State) else expected
+        illegal = [s for s in states if new not in TRANSITIONS[s]]
+        if illegal:
+            raise IllegalTransitionError(
+                f"approval {approval_id}: {', '.join(s.value for s in illegal)} -> "
+                f"{new.value} is not an allowed move"
+            )
         statement = (
             update(Approval)
             .where(Approval.id == approval_id, Approval.state.in_([s.value for s in states]))
@@ -222,10 +264,36 @@ class ApprovalStore:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def finish_followup(self, followup_id: int, outcome: str) -> None:
+    def finish_followup(
+        self, followup_id: int, outcome: FollowupOutcome, *, now: datetime, detail: str
+    ) -> None:
         with self._db.session() as session:
             session.execute(
                 update(FollowUp)
                 .where(FollowUp.id == followup_id)
-                .values(state="done", outcome=outcome)
+                .values(state="done", outcome=outcome.value, finished_at=now, detail=detail[:4000])
             )
+
+    def finished_followups(self, since: datetime, fix_id: str) -> list[FollowupResult]:
+        """Follow-ups of ``fix_id`` that finished since ``since``, oldest first."""
+        query = (
+            select(FollowUp, Approval.fix_id)
+            .join(Approval, Approval.id == FollowUp.approval_id)
+            .where(
+                FollowUp.state == "done",
+                FollowUp.finished_at.is_not(None),
+                FollowUp.finished_at >= since,
+                Approval.fix_id == fix_id,
+            )
+            .order_by(FollowUp.finished_at, FollowUp.id)
+        )
+        with self._db.session() as session:
+            found = []
+            for row, fix in session.execute(query):
+                try:
+                    outcome = FollowupOutcome(row.outcome or "")
+                except ValueError:
+                    continue
+                assert row.finished_at is not None
+                found.append(FollowupResult(row.host, fix, row.finished_at, outcome, row.detail))
+            return found

@@ -146,6 +146,12 @@ class FollowUp(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     #: what the fix saw before it ran (the seed's LastWaitTimeout rule compares with it)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: a :class:`checks.followup.FollowupOutcome` value once done
     outcome: Mapped[str | None] = mapped_column(String(32))
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_followups_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_followups_state_due", "state", "due_at"),
+        Index("ix_followups_finished", "finished_at"),
+    )

@@ -131,3 +131,8 @@ class MarkerStore:
         except IntegrityError:
             return False
         return True
+
+    def release(self, key: str) -> None:
+        """Forget a claim, so the next caller of ``key`` wins again (the work failed)."""
+        with self._db.session() as session:
+            session.execute(delete(KeyValue).where(KeyValue.key == key[:255]))

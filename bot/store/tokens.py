@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,14 @@ from sqlalchemy import delete
 
 from bot.store.db import Database
 from bot.store.models import ActionToken
+
+
+class TokenKind(enum.StrEnum):
+    """What a button token is for; the use case that reads it checks the kind."""
+
+    FIX_REQUEST = "fix_request"
+    APPROVAL = "approval"
+    DIGEST_CHECK = "digest_check"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from checks._support import as_utc, missing, parse_iso_utc, probe_errors, quote_names
+from checks._support import as_utc, missing, probe_errors, quote_names
+from checks.computers import AgentState, SyncState, classify
 from checks.facts import ServerFacts, WsusComputer
 from checks.model import (
     Check,
@@ -20,7 +21,6 @@ from checks.model import (
     Severity,
     Thresholds,
 )
-from checks.versions import VersionError, is_below
 
 META = CheckMeta(
     id="server.stale_clients",
@@ -59,36 +59,26 @@ class _Buckets:
     bad_sync: list[str] = field(default_factory=list)
 
 
-def _name(computer: WsusComputer) -> str:
-    return computer.name or computer.ip or "(unnamed)"
-
-
 def _sort(computers: list[WsusComputer], now: datetime, limits: Thresholds) -> _Buckets:
     buckets = _Buckets()
     for computer in computers:
-        name = _name(computer)
-        if computer.last_sync_time is None or not computer.last_sync_time.strip():
+        state = classify(computer, now, limits)
+        name = state.name
+        if state.sync is SyncState.NEVER:
             buckets.never.append(name)
-        else:
-            try:
-                synced = parse_iso_utc(computer.last_sync_time)
-            except ValueError:
-                buckets.unreadable.append(name)
-                buckets.bad_sync.append(name)
-            else:
-                age = (now - synced).total_seconds() / 86400
-                if age > limits.stale_fail_days:
-                    buckets.over_fail.append((age, name))
-                elif age > limits.stale_warn_days:
-                    buckets.over_warn.append((age, name))
-        if computer.client_version:
-            try:
-                if is_below(computer.client_version, limits.sus_era_below_version):
-                    buckets.sus_era.append(name)
-                elif is_below(computer.client_version, limits.min_client_version):
-                    buckets.outdated.append(name)
-            except VersionError:
-                buckets.unreadable.append(name)
+        elif state.sync is SyncState.UNREADABLE:
+            buckets.unreadable.append(name)
+            buckets.bad_sync.append(name)
+        elif state.sync is SyncState.STALE and state.sync_age_days is not None:
+            buckets.over_fail.append((state.sync_age_days, name))
+        elif state.sync is SyncState.BEHIND and state.sync_age_days is not None:
+            buckets.over_warn.append((state.sync_age_days, name))
+        if state.agent is AgentState.SUS_ERA:
+            buckets.sus_era.append(name)
+        elif state.agent is AgentState.OLD:
+            buckets.outdated.append(name)
+        elif state.agent is AgentState.UNREADABLE:
+            buckets.unreadable.append(name)
     return buckets
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from bot.serve import SocketModeRunner
+from bot.slack.serve import SocketModeRunner
 
 
 class RacingHandler:

@@ -18,12 +18,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.config import load_settings
-from bot.flows.context import BotContext
-from bot.flows.digest_flow import DigestOutcome, run_scheduled, scheduled_digest
 from bot.runtime import BotRuntime
-from bot.store.audit import AuditAction, AuditLog, AuditRecord
+from bot.store.audit import AuditAction, AuditLog
 from bot.store.db import normalise_url
 from bot.store.digests import DigestStore
+from bot.usecases.context import BotContext
+from bot.usecases.digest import DigestOutcome, run_scheduled, scheduled_digest
+from checks.followup import FollowupOutcome
 from checks.logscan import FAILING_STATUSES
 from lab.estate import Estate
 from lab.hosts.fleet import generate
@@ -159,16 +160,30 @@ def test_digest_names_the_stalled_clients_by_cause_then_shows_the_trend(tmp_path
         posted = AuditLog(lab.ctx.services.db).query(action=AuditAction.DIGEST_POSTED)
         assert [r.outcome for r in posted] == ["posted"]
 
-        # the lead's fix flow writes this row when a reset did not bring fleet02 back
-        lab.ctx.audit.write(
-            AuditRecord(
-                time=now,
-                user="scheduler",
-                action=AuditAction.FOLLOWUP,
-                host="fleet02",
-                fix="client.reset_au_state",
-                outcome="not_recovered",
-            )
+        # what the fix flow stores when a reset did not bring fleet02 back
+        approvals = lab.ctx.services.approvals
+        approval = approvals.create(
+            host="fleet02",
+            fix_id="client.reset_au_state",
+            requested_by="U0OPER",
+            now=now,
+            expires_at=now + timedelta(hours=1),
+            channel=None,
+            thread_ts=None,
+            run_id=None,
+            context={},
+        )
+        followup = approvals.add_followup(
+            approval_id=approval.id,
+            host="fleet02",
+            due_at=now,
+            channel=None,
+            thread_ts=None,
+            requested_by="U0APPR",
+            before=None,
+        )
+        approvals.finish_followup(
+            followup, FollowupOutcome.NOT_RECOVERED, now=now, detail="LastWaitTimeout moved"
         )
         second = lab.run_slot(now + timedelta(days=1))
         assert second is not None
@@ -236,7 +251,7 @@ def test_the_scheduler_target_finds_the_running_bot(tmp_path: Path) -> None:
     with digest_lab(tmp_path) as lab:
         from apscheduler.util import ref_to_obj
 
-        assert ref_to_obj("bot.flows.digest_flow:scheduled_digest") is scheduled_digest
+        assert ref_to_obj("bot.usecases.digest:scheduled_digest") is scheduled_digest
         lab.ctx.worker.call(lambda: scheduled_digest("morning"), timeout=120)
         lab.ctx.worker.call(lambda: scheduled_digest("morning"), timeout=120)
         slots = [s for s in _slots(lab) if not s.startswith("manual:")]

@@ -33,7 +33,8 @@ def test_check_posts_at_once_then_the_verdict_in_place(lab: SlackLab) -> None:
     assert message.text.startswith("wsus01: FAIL")
     text = blocks_text(message.blocks)
     assert "server.selfupdate_vdir" in text
-    assert "Seed" in text
+    assert "Cc708554" in text
+    assert "Check for the selfupdate tree on the WSUS server" in text
     assert any(b["action_id"].startswith("fix_request:") for b in buttons(message))
     lab.slack.wait_for(
         lambda: len(lab.slack.messages(CHANNEL, thread_ts=message.ts)) > 1 or None,

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import update
 
 from bot.cli import main
-from bot.flows import fix_flow
-from bot.flows.fix_flow import orphan_age
 from bot.store.approvals import ApprovalStore, State
 from bot.store.audit import AuditLog
 from bot.store.db import Database
 from bot.store.models import Approval
+from bot.usecases.approvals.decide import Decision, decide
+from bot.usecases.approvals.recovery import orphan_age
 from lab.estate import Estate
 from lab.slack import LocalSlack
 from tests.conftest import reset_postgres
@@ -157,17 +157,17 @@ def test_tampered_button_values_are_refused(tmp_path: Path) -> None:
         approve = next(b for b in buttons(requested) if b["action_id"] == "approval_approve")
         forged = [approve["value"][:-3] + "xyz", "apr_0000", "x" * 5000, ""]
         assert lab.runtime.ctx is not None
-        tokens = lab.runtime.ctx.tokens
+        tokens = lab.runtime.ctx.services.tokens
         for value in forged:
             delivery = click(lab, APPR, requested, "approval_approve", forged_value=value)
             assert "not valid" in refusal_for(lab, delivery)
         # a genuine token replayed from another channel is refused too
         assert tokens.get(approve["value"]) is not None
-        refusal = fix_flow.decide(
+        refusal = decide(
             lab.runtime.ctx,
             user=APPR,
             channel="C0DIGEST",
-            action_id="approval_approve",
+            decision=Decision.APPROVE,
             token_value=approve["value"],
         )
         assert refusal is not None

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from checks.collect.target import HostTarget
-from checks.collect.winrm import WinrmClient, WinrmSettings
 from checks.errors import AuthenticationFailedError, ConfigError, TlsError
 from checks.secret import Secret
+from handlers.target import HostTarget
+from handlers.winrm import WinrmClient, WinrmSettings
 from lab.wsman import AuthPolicy, CommandRequest, ExecResult, WsmanServer, generate_tls_files
 
 PASSWORD = "S3cret-basic-pw"

@@ -13,12 +13,13 @@ from bot.digest.detect import (
 )
 from bot.digest.gather import _Names, observations
 from bot.digest.trend import compare
-from bot.store.audit import AuditRecord
+from bot.store.approvals import FollowupResult
 from bot.store.digests import LogFailureState
-from checks.collect.target import HostTarget
 from checks.facts import IisLog, WsusComputer
+from checks.followup import FollowupOutcome
 from checks.model import Finding, Status, Thresholds
 from checks.report import Report
+from handlers.target import HostTarget
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 LIMITS = Thresholds()
@@ -108,27 +109,28 @@ def test_history_only_failing_detection_counts() -> None:
 
 
 def followup(
-    host: str, minutes: int, outcome: str, fix: str | None = "client.reset_au_state"
-) -> AuditRecord:
-    return AuditRecord(
-        time=NOW + timedelta(minutes=minutes),
-        user="scheduler",
-        action="followup",
+    host: str, minutes: int, outcome: FollowupOutcome, fix: str = "client.reset_au_state"
+) -> FollowupResult:
+    return FollowupResult(
         host=host,
-        fix=fix,
+        fix_id=fix,
+        finished_at=NOW + timedelta(minutes=minutes),
         outcome=outcome,
+        detail="LastWaitTimeout moved",
     )
 
 
 def test_followups_newest_outcome_wins() -> None:
-    records = [
-        followup("a", 0, "not_recovered"),
-        followup("b", 0, "not_recovered"),
-        followup("b", 10, "recovered"),
-        followup("c", 10, "not_recovered", fix="client.restart_wuauserv"),
-        AuditRecord(time=NOW, user="u", action="check", host="d", outcome="not_recovered"),
+    results = [
+        followup("a", 0, FollowupOutcome.NOT_RECOVERED),
+        followup("b", 0, FollowupOutcome.NOT_RECOVERED),
+        followup("b", 10, FollowupOutcome.RECOVERED),
+        followup("c", 10, FollowupOutcome.NOT_RECOVERED, fix="client.restart_wuauserv"),
+        followup("d", 10, FollowupOutcome.UNKNOWN),
     ]
-    assert [s.host for s in followup_sightings(records)] == ["a"]
+    (only,) = followup_sightings(results)
+    assert only.host == "a"
+    assert "LastWaitTimeout moved" in only.detail
 
 
 def target(name: str, address: str) -> HostTarget:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.config import DigestConfig
-from bot.flows.digest_flow import manual_slot, minute_slot, scheduled_slot
+from bot.usecases.digest import manual_slot, minute_slot, scheduled_slot
 
 MORNING = DigestConfig(id="m", channel="C1", cron="0 8 * * 1-5", timezone="Europe/Paris")
 

@@ -1,0 +1,146 @@
+"""The fix approval card: what will change, its state, the result, and the decision
+buttons while a decision is still open."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    PlainTextObject,
+)
+
+from bot.slack import ids
+from bot.slack.blocks.common import Message, clip, context, escape, header, md, mention, section
+from bot.views import ApprovalView
+from checks.fixes import FixMeta, Risk
+
+#: Slack's limit for a confirm dialog's text
+CONFIRM_TEXT_LIMIT = 300
+#: before/after values shown per side
+VALUES_SHOWN = 12
+ERROR_LIMIT = 800
+
+STATE_EMOJI = {
+    "requested": ":hourglass:",
+    "approved": ":gear:",
+    "running": ":gear:",
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "denied": ":no_entry_sign:",
+    "expired": ":alarm_clock:",
+    "interrupted": ":warning:",
+}
+
+
+def confirm_for(fix: FixMeta) -> ConfirmObject | None:
+    """Medium and high risk fixes ask "Run this fix?" before the click counts."""
+    if fix.risk not in (Risk.MEDIUM, Risk.HIGH):
+        return None
+    return ConfirmObject(
+        title=PlainTextObject(text="Run this fix?"),
+        text=md(
+            clip(
+                f"*{escape(fix.title)}* ({fix.risk.value} risk) changes the host:\n"
+                + "\n".join(f"• {escape(c)}" for c in fix.changes),
+                CONFIRM_TEXT_LIMIT,
+            )
+        ),
+        confirm=PlainTextObject(text="Approve and run"),
+        deny=PlainTextObject(text="Cancel"),
+        style="danger" if fix.risk is Risk.HIGH else None,
+    )
+
+
+def approval_buttons(fix: FixMeta, token: str) -> list[ButtonElement]:
+    if fix.risk is Risk.MANUAL:
+        return [
+            ButtonElement(
+                text=PlainTextObject(text="Mark done"),
+                action_id=ids.APPROVAL_DONE,
+                value=token,
+                style="primary",
+            ),
+            ButtonElement(
+                text=PlainTextObject(text="Cancel"), action_id=ids.APPROVAL_DENY, value=token
+            ),
+        ]
+    return [
+        ButtonElement(
+            text=PlainTextObject(text="Approve"),
+            action_id=ids.APPROVAL_APPROVE,
+            value=token,
+            style="primary",
+            confirm=confirm_for(fix),
+        ),
+        ButtonElement(
+            text=PlainTextObject(text="Deny"),
+            action_id=ids.APPROVAL_DENY,
+            value=token,
+            style="danger",
+        ),
+    ]
+
+
+def _values(data: dict[str, object] | None) -> str:
+    if not data:
+        return "—"
+    return ", ".join(
+        f"{escape(str(k))}={escape(str(v))}" for k, v in list(data.items())[:VALUES_SHOWN]
+    )
+
+
+def _request_lines(view: ApprovalView) -> list[str]:
+    fix = view.fix
+    lines = [
+        f"*Host:* {escape(view.host)}",
+        f"*Fix:* `{fix.id}` — {escape(fix.title)} (risk: *{fix.risk.value}*)",
+        f"*Requested by:* {mention(view.requested_by)} · "
+        f"*expires:* {view.expires_at:%Y-%m-%d %H:%M} UTC",
+    ]
+    if fix.risk is Risk.MANUAL:
+        lines.append("*Runbook (the bot does not run this fix):*")
+        lines += [f"{n}. {escape(step)}" for n, step in enumerate(fix.runbook, 1)]
+    else:
+        lines.append("*What will change:*")
+        lines += [f"• {escape(change)}" for change in fix.changes]
+    if view.current:
+        lines.append("*Now on the host:* " + "; ".join(escape(c) for c in view.current))
+    if fix.caveat:
+        lines.append(f":warning: {escape(fix.caveat)}")
+    return lines
+
+
+def _result_lines(view: ApprovalView) -> list[str]:
+    lines = []
+    if view.before is not None or view.after is not None:
+        lines.append(f"*Before:* {_values(view.before)}")
+        lines.append(f"*After:* {_values(view.after)}")
+    if view.verification:
+        lines.append("*Re-check:* " + " · ".join(escape(v) for v in view.verification))
+    if view.error:
+        lines.append(f"*Error:* {escape(clip(view.error, ERROR_LIMIT))}")
+    return lines
+
+
+def approval_card(view: ApprovalView) -> Message:
+    fix = view.fix
+    status = f"{STATE_EMOJI.get(view.state, '')} *{view.state}*"
+    if view.decided_by:
+        status += f" by {mention(view.decided_by)}"
+    if view.note:
+        status += f" — {escape(view.note)}"
+    blocks: list[Block] = [
+        header(f"Fix request: {fix.title}"),
+        section("\n".join(_request_lines(view))),
+        context(f"approval `{view.approval_id}` · {status}"),
+    ]
+    result = _result_lines(view)
+    if result:
+        blocks.append(section("\n".join(result)))
+    if view.token is not None:
+        blocks.append(
+            ActionsBlock(block_id=ids.APPROVAL_BLOCK, elements=approval_buttons(fix, view.token))
+        )
+    return Message(text=f"fix {fix.id} on {view.host}: {view.state}", blocks=blocks)

@@ -1,0 +1,32 @@
+"""Action ids: written by the Block Kit builders, matched by the listeners.
+
+Slack sends a click back with the ``action_id`` the button was built with; both sides
+read these names, so a rename cannot leave a button without a listener."""
+
+from __future__ import annotations
+
+import re
+
+#: ``fix_request:<fix id>`` on a check result's "Request fix" buttons
+FIX_REQUEST_PREFIX = "fix_request:"
+FIX_REQUEST_PATTERN = re.compile(r"^fix_request:[a-z0-9_.]+$")
+
+APPROVAL_APPROVE = "approval_approve"
+APPROVAL_DENY = "approval_deny"
+APPROVAL_DONE = "approval_done"
+APPROVAL_PATTERN = re.compile(r"^approval_(approve|deny|done)$")
+
+#: a digest's top host "Check" button
+DIGEST_CHECK = "digest_check"
+
+#: block ids the tests and listeners look for
+FIXES_BLOCK = "fixes"
+APPROVAL_BLOCK = "approval"
+
+
+def fix_request_action(fix_id: str) -> str:
+    return FIX_REQUEST_PREFIX + fix_id
+
+
+def fix_of_action(action_id: str) -> str:
+    return action_id.removeprefix(FIX_REQUEST_PREFIX)

@@ -1,0 +1,97 @@
+"""The ``/wsus`` slash command. Ack first (Slack's 3 s), refuse user errors ephemerally,
+hand slow work to the worker."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.commands import USAGE, SlashCommand, parse
+from bot.slack.blocks.report import catalogue_message, help_message, history_message
+from bot.store.audit import AuditAction
+from bot.usecases.check import authorize_check, history, refuse, resolve, start_check
+from bot.usecases.context import BotContext
+from bot.usecases.digest import post_digest_now
+from bot.views import Refusal
+from checks.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, ctx: BotContext) -> None:
+    @app.command("/wsus")
+    def wsus(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        user = str(command.get("user_id", ""))
+        channel = str(command.get("channel_id", ""))
+        try:
+            parsed = parse(command.get("text"))
+        except UsageError as exc:
+            refuse(ctx, user, str(exc), action=AuditAction.CHECK_REFUSED)
+            ack(response_type="ephemeral", text=str(exc))
+            return
+        handle(
+            ctx,
+            parsed,
+            ack=ack,
+            respond=respond,
+            user=user,
+            channel=channel,
+            trigger=str(command.get("trigger_id", "")),
+        )
+
+
+def handle(
+    ctx: BotContext,
+    parsed: SlashCommand,
+    *,
+    ack: Ack,
+    respond: Respond,
+    user: str,
+    channel: str,
+    trigger: str,
+) -> None:
+    if parsed.verb == "help":
+        ack(response_type="ephemeral", **help_message(USAGE).as_kwargs())
+        return
+    refusal = authorize_check(ctx, user, channel)
+    if refusal is not None:
+        ack(response_type="ephemeral", text=refusal.text)
+        return
+    if parsed.verb == "checks":
+        ack(response_type="ephemeral", **catalogue_message(ctx.services.registry.all()).as_kwargs())
+        return
+    if parsed.verb == "digest":
+        ack(response_type="ephemeral", text="building the digest…")
+
+        def tell_user(text: str) -> None:
+            respond(response_type="ephemeral", text=text)
+
+        post_digest_now(ctx, user=user, channel=channel, tell_user=tell_user)
+        return
+    assert parsed.host is not None
+    target = resolve(ctx, user, parsed.host)
+    if isinstance(target, Refusal):
+        ack(response_type="ephemeral", text=target.text)
+        return
+    if parsed.verb == "history":
+        ack()
+        respond(response_type="ephemeral", **history_message(history(ctx, target.name)).as_kwargs())
+        return
+    now = ctx.now()
+    # Slack redelivers a command it thinks was lost with the same trigger_id: the database
+    # says whether this one already started, so a retry never runs a second check
+    if trigger and not ctx.services.markers.claim(
+        f"slash:{trigger}",
+        now,
+        now + timedelta(seconds=ctx.services.settings.slack.dedupe_window_s),
+    ):
+        log.info("duplicate delivery of trigger %s ignored", trigger)
+        ack()
+        return
+    ack()
+    started = start_check(ctx, user=user, channel=channel, target=target)
+    if isinstance(started, Refusal):
+        respond(response_type="ephemeral", text=started.text)

@@ -1,0 +1,141 @@
+"""What the approval steps share: refusals, the card view, thread notes, reloads.
+
+Every transition is a compare-and-set in the database (``ApprovalStore.transition``,
+allowed moves in ``bot.store.approvals.TRANSITIONS``), so double clicks, Slack retries,
+stale messages and replicas can never run a fix twice. Every step is audited."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.chat import ChatError
+from bot.store.approvals import ApprovalRecord, ApprovalStore
+from bot.store.audit import AuditAction, AuditRecord
+from bot.store.tokens import TokenData, TokenKind
+from bot.usecases.context import BotContext
+from bot.views import ApprovalView, Notice
+from checks.fixes import FixMeta, get_fix
+
+log = logging.getLogger(__name__)
+
+#: the user name audit rows carry for what the bot does on its own
+BOT_USER = "wsusbot"
+
+
+def approvals(ctx: BotContext) -> ApprovalStore:
+    return ctx.services.approvals
+
+
+def about(approval: ApprovalRecord) -> dict[str, Any]:
+    """The audit fields that name an approval."""
+    return {"host": approval.host, "fix": approval.fix_id, "approval": approval.id}
+
+
+def refuse_fix(
+    ctx: BotContext,
+    user: str,
+    text: str,
+    *,
+    host: str | None = None,
+    fix: str | None = None,
+    approval: str | None = None,
+) -> str:
+    """Audit a refused fix action and return the text shown to the user alone."""
+    ctx.record(
+        AuditRecord(
+            time=ctx.now(),
+            user=user,
+            action=AuditAction.FIX_REFUSED,
+            host=host,
+            fix=fix,
+            approval=approval,
+            outcome="refused",
+            detail=text,
+        )
+    )
+    return text
+
+
+def valid_token(ctx: BotContext, value: str, kind: TokenKind, channel: str) -> TokenData | None:
+    token = ctx.services.tokens.get(value)
+    if token is None or token.kind != kind or token.channel != channel:
+        return None
+    return token
+
+
+def dig(data: Any, path: str) -> Any:
+    """The value at a dotted facts path (``au.AUState``), or None."""
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def card(
+    approval: ApprovalRecord, fix: FixMeta, *, token: str | None = None, **changes: Any
+) -> ApprovalView:
+    """The approval card for a record; ``changes`` override what the record says."""
+    current = tuple(
+        f"{path.rsplit('.', 1)[-1]}={value}"
+        for path, value in approval.context.items()
+        if path.count(".") and value is not None
+    )
+    values: dict[str, Any] = {
+        "approval_id": approval.id,
+        "host": approval.host,
+        "fix": fix,
+        "state": approval.state.value,
+        "requested_by": approval.requested_by,
+        "expires_at": approval.expires_at,
+        "current": current,
+        "decided_by": approval.decided_by,
+        "error": approval.error,
+        "token": token,
+    }
+    if approval.result:
+        values["before"] = approval.result.get("before")
+        values["after"] = approval.result.get("after")
+        values["verification"] = tuple(approval.result.get("verification") or ())
+    values.update(changes)
+    return ApprovalView(**values)
+
+
+def update_card(ctx: BotContext, approval: ApprovalRecord, **changes: Any) -> None:
+    """Redraw the card without buttons (a decided card can never be acted on again)."""
+    if not (approval.channel and approval.message_ts):
+        return
+    try:
+        ctx.chat.update(
+            approval.channel,
+            approval.message_ts,
+            card(approval, get_fix(approval.fix_id), **changes),
+        )
+    except ChatError as exc:
+        log.warning("updating approval card %s failed: %s", approval.id, exc.code)
+
+
+def say_in_thread(ctx: BotContext, approval: ApprovalRecord, text: str) -> None:
+    if not approval.channel:
+        return
+    try:
+        ctx.chat.post(
+            approval.channel, Notice(text), thread_ts=approval.thread_ts or approval.message_ts
+        )
+    except ChatError as exc:
+        log.warning("thread post for %s failed: %s", approval.id, exc.code)
+
+
+def reload(ctx: BotContext, approval_id: str) -> ApprovalRecord:
+    approval = approvals(ctx).get(approval_id)
+    assert approval is not None
+    return approval
+
+
+def already(ctx: BotContext, approval_id: str) -> str:
+    """Why a decision lost its compare-and-set: someone else decided first."""
+    current = approvals(ctx).get(approval_id)
+    state = current.state.value if current else "gone"
+    who = f" by <@{current.decided_by}>" if current and current.decided_by else ""
+    return f"this fix request is already {state}{who}; nothing was done"

@@ -1,0 +1,159 @@
+"""Approve / Deny / Mark done on an approval card: roles, the two-person rule and expiry
+first, then one compare-and-set that only the first decision wins."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from bot.auth import Role
+from bot.store.approvals import ApprovalRecord, State
+from bot.store.audit import AuditAction, AuditRecord
+from bot.store.tokens import TokenKind
+from bot.usecases.approvals.common import (
+    BOT_USER,
+    about,
+    already,
+    approvals,
+    refuse_fix,
+    reload,
+    update_card,
+    valid_token,
+)
+from bot.usecases.approvals.execute import execute, recheck_after_runbook
+from bot.usecases.context import BotContext
+from checks.fixes import FixMeta, Risk, get_fix
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    DONE = "done"
+
+
+def decide(
+    ctx: BotContext, *, user: str, channel: str, decision: Decision, token_value: str
+) -> str | None:
+    """Returns a refusal text (shown to the user alone), or None when decided."""
+    token = valid_token(ctx, token_value, TokenKind.APPROVAL, channel)
+    approval_id = str(token.payload.get("approval", "")) if token else ""
+    approval = approvals(ctx).get(approval_id) if token else None
+    if token is None or approval is None or approval.host != token.host:
+        return refuse_fix(ctx, user, "that approval button is not valid (unknown or tampered)")
+    fix = get_fix(approval.fix_id)
+    if decision is Decision.DENY:
+        return _deny(ctx, user, approval)
+    if decision is Decision.DONE:
+        return _mark_done(ctx, user, approval, fix)
+    return _approve(ctx, user, approval, fix)
+
+
+def _decide_once(
+    ctx: BotContext,
+    user: str,
+    approval: ApprovalRecord,
+    new: State,
+    action: AuditAction,
+    outcome: str,
+    **values: Any,
+) -> bool:
+    """requested -> ``new`` by compare-and-set, audited; False when someone was first."""
+    now = ctx.now()
+    if new.final:
+        values["finished_at"] = now
+    if not approvals(ctx).transition(
+        approval.id, State.REQUESTED, new, decided_by=user, decided_at=now, **values
+    ):
+        return False
+    ctx.record(AuditRecord(time=now, user=user, action=action, outcome=outcome, **about(approval)))
+    return True
+
+
+def _deny(ctx: BotContext, user: str, approval: ApprovalRecord) -> str | None:
+    if not (ctx.authorizer.has(user, Role.APPROVER) or user == approval.requested_by):
+        return refuse_fix(
+            ctx, user, "only an approver (or the requester) can deny this fix", **about(approval)
+        )
+    if not _decide_once(ctx, user, approval, State.DENIED, AuditAction.FIX_DENIED, "denied"):
+        return already(ctx, approval.id)
+    update_card(ctx, reload(ctx, approval.id))
+    return None
+
+
+def _mark_done(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMeta) -> str | None:
+    if fix.risk is not Risk.MANUAL:
+        return refuse_fix(ctx, user, "only manual fixes can be marked done", **about(approval))
+    if not (ctx.authorizer.has(user, Role.OPERATOR) or ctx.authorizer.has(user, Role.APPROVER)):
+        return refuse_fix(
+            ctx,
+            user,
+            "you need the operator or approver role to mark a runbook done",
+            **about(approval),
+        )
+    if not _decide_once(
+        ctx,
+        user,
+        approval,
+        State.SUCCEEDED,
+        AuditAction.FIX_MARKED_DONE,
+        "marked_done",
+        result={"manual": True},
+    ):
+        return already(ctx, approval.id)
+    fresh = reload(ctx, approval.id)
+    update_card(ctx, fresh, note="runbook marked done; re-checking")
+    ctx.worker.submit(recheck_after_runbook(ctx, fresh, fix, user))
+    return None
+
+
+def _approve(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMeta) -> str | None:
+    facts = about(approval)
+    if not ctx.authorizer.has(user, Role.APPROVER):
+        return refuse_fix(ctx, user, "you need the approver role to approve fixes", **facts)
+    if fix.risk is Risk.MANUAL:
+        return refuse_fix(
+            ctx,
+            user,
+            "manual fixes are not run by the bot: follow the runbook, then press Mark done",
+            **facts,
+        )
+    settings = ctx.services.settings.approvals
+    if (
+        settings.two_person_rule
+        and fix.id not in settings.self_approval_allowed
+        and user == approval.requested_by
+    ):
+        return refuse_fix(
+            ctx,
+            user,
+            "you requested this fix; a different approver must approve it (two-person rule)",
+            **facts,
+        )
+    if approval.expires_at <= ctx.now():
+        expire(ctx, approval)
+        return refuse_fix(ctx, user, "this request has expired; request the fix again", **facts)
+    if not _decide_once(ctx, user, approval, State.APPROVED, AuditAction.FIX_APPROVED, "approved"):
+        return already(ctx, approval.id)
+    # the buttons go at once: nobody can act on this card again
+    update_card(ctx, reload(ctx, approval.id), state="running", note="running…")
+    ctx.worker.submit(execute(ctx, approval.id))
+    return None
+
+
+def expire(ctx: BotContext, approval: ApprovalRecord) -> bool:
+    """requested -> expired (by compare-and-set); the card says so."""
+    if not approvals(ctx).transition(
+        approval.id, State.REQUESTED, State.EXPIRED, finished_at=ctx.now()
+    ):
+        return False
+    ctx.record(
+        AuditRecord(
+            time=ctx.now(),
+            user=BOT_USER,
+            action=AuditAction.FIX_EXPIRED,
+            outcome="expired",
+            **about(approval),
+        )
+    )
+    update_card(ctx, reload(ctx, approval.id), note="expired before anyone approved it")
+    return True

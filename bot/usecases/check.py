@@ -1,0 +1,156 @@
+"""``/wsus check <host>``: refuse clearly, or post at once and update in place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from bot.auth import Role
+from bot.chat import ChatError
+from bot.store.audit import AuditAction, AuditRecord
+from bot.store.tokens import TokenKind
+from bot.usecases.context import BotContext
+from bot.views import (
+    Checking,
+    FixButton,
+    HistoryView,
+    HomeView,
+    Refusal,
+    ReportDetails,
+    ReportView,
+    history_rows,
+)
+from checks.errors import UsageError
+from checks.report import Report
+from handlers.target import HostTarget
+
+log = logging.getLogger(__name__)
+
+#: how long a fix button on a check result stays usable
+FIX_BUTTON_TTL = timedelta(hours=24)
+NOT_A_MEMBER_TEXT = "I am not in this channel: invite me with `/invite @wsusbot`, then try again"
+HISTORY_ROWS = 15
+HOME_ROWS = 200
+
+
+def refuse(
+    ctx: BotContext,
+    user: str,
+    text: str,
+    host: str | None = None,
+    action: AuditAction = AuditAction.CHECK_REFUSED,
+) -> Refusal:
+    """Audit a refusal and return it; the caller shows it to the user alone."""
+    ctx.record(
+        AuditRecord(
+            time=ctx.now(), user=user, action=action, host=host, detail=text, outcome="refused"
+        )
+    )
+    return Refusal(text)
+
+
+def authorize_check(ctx: BotContext, user: str, channel: str) -> Refusal | None:
+    if not ctx.authorizer.channel_allowed(channel):
+        allowed = ", ".join(f"<#{c}>" for c in ctx.authorizer.allowed_channels())
+        return refuse(ctx, user, f"wsusbot is not enabled in this channel; use {allowed}")
+    if not ctx.authorizer.has(user, Role.VIEWER):
+        return refuse(
+            ctx,
+            user,
+            "you need the viewer role to run checks; ask a wsusbot admin to add you "
+            "to [roles] viewers",
+        )
+    return None
+
+
+def resolve(ctx: BotContext, user: str, host_text: str) -> HostTarget | Refusal:
+    try:
+        return ctx.services.inventory.resolve(host_text)
+    except UsageError as exc:
+        return refuse(ctx, user, str(exc), host=None)
+
+
+def start_check(
+    ctx: BotContext, *, user: str, channel: str, target: HostTarget, thread_ts: str | None = None
+) -> str | Refusal:
+    """Post the placeholder now and run the check in the background. Returns its ts."""
+    try:
+        ts = ctx.chat.post(channel, Checking(target.name, user), thread_ts=thread_ts)
+    except ChatError as exc:
+        if exc.not_a_member:
+            return Refusal(NOT_A_MEMBER_TEXT)
+        raise
+    ctx.worker.submit(run_and_post(ctx, user=user, channel=channel, ts=ts, target=target))
+    return ts
+
+
+async def run_and_post(
+    ctx: BotContext, *, user: str, channel: str, ts: str, target: HostTarget
+) -> Report:
+    runner = await ctx.runner()
+    outcome = await runner.check(target, user)
+    report = outcome.report
+    buttons = await asyncio.to_thread(_fix_buttons, ctx, report, target, outcome.run_id, channel)
+    view = ReportView(report, requested_by=user, fix_buttons=buttons, run_id=outcome.run_id)
+    await asyncio.to_thread(_post_result, ctx, channel, ts, view)
+    await asyncio.to_thread(
+        ctx.record,
+        AuditRecord(
+            time=ctx.now(),
+            user=user,
+            action=AuditAction.CHECK,
+            host=target.name.lower(),
+            outcome=report.verdict.value,
+            detail=report.unreachable_reason or f"run {outcome.run_id}",
+        ),
+    )
+    return report
+
+
+def _fix_buttons(
+    ctx: BotContext, report: Report, target: HostTarget, run_id: int | None, channel: str
+) -> tuple[FixButton, ...]:
+    if report.unreachable_reason:
+        return ()
+    now = ctx.now()
+    return tuple(
+        FixButton(
+            fix,
+            ctx.services.tokens.issue(
+                TokenKind.FIX_REQUEST,
+                host=target.name.lower(),
+                payload={"fix": fix.id, "run_id": run_id},
+                channel=channel,
+                now=now,
+                expires_at=now + FIX_BUTTON_TTL,
+            ),
+        )
+        for fix in report.proposed_fixes
+    )
+
+
+def _post_result(ctx: BotContext, channel: str, ts: str, view: ReportView) -> None:
+    try:
+        ctx.chat.update(channel, ts, view)
+        ctx.chat.post(channel, ReportDetails(view.report), thread_ts=ts)
+    except ChatError as exc:
+        log.error("posting the result for %s failed: %s", view.report.host, exc.code)
+
+
+def history(ctx: BotContext, host: str) -> HistoryView:
+    return HistoryView(host, history_rows(ctx.services.runs.history(host, limit=HISTORY_ROWS)))
+
+
+def home(ctx: BotContext, user: str) -> HomeView:
+    """The App Home of ``user``: the latest verdict per host, for viewers only."""
+    if not ctx.authorizer.has(user, Role.VIEWER):
+        return HomeView((), allowed=False)
+    return HomeView(history_rows(ctx.services.runs.latest_per_host(limit=HOME_ROWS)))
+
+
+def publish_home(ctx: BotContext, user: str) -> None:
+    try:
+        ctx.chat.publish_home(user, home(ctx, user))
+    except ChatError as exc:
+        log.warning("views.publish for %s failed: %s", user, exc.code)

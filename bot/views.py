@@ -1,0 +1,176 @@
+"""View models: what the use cases want shown, in Slack-free terms.
+
+A use case decides *what* to say (a report, an approval card in a given state, a notice);
+``bot/slack`` decides *how* it looks in Block Kit. Renderers never decide: severity,
+status and wording come from the Finding, the approval record or the use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.digest.causes import Digest, Sighting
+from bot.digest.trend import Trend
+from bot.store.runs import RunSummary
+from checks.fixes import FixMeta
+from checks.model import Status
+from checks.report import Report
+
+
+@dataclass(frozen=True, slots=True)
+class FixButton:
+    """A "Request fix" button: the fix it proposes and the opaque token it carries."""
+
+    fix: FixMeta
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checking:
+    """The placeholder posted at once while a check runs."""
+
+    host: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """A check result: the verdict message with its fix buttons."""
+
+    report: Report
+    requested_by: str
+    fix_buttons: tuple[FixButton, ...] = ()
+    run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDetails:
+    """Every finding of a report, passes included (thread replies)."""
+
+    report: Report
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A plain sentence (thread notes, follow-up results)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why nothing ran; shown to the user alone (ephemeral)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """What an approval card shows; built by the approval use cases from the store."""
+
+    approval_id: str
+    host: str
+    fix: FixMeta
+    state: str
+    requested_by: str
+    expires_at: datetime
+    current: tuple[str, ...] = ()
+    decided_by: str | None = None
+    note: str | None = None
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+    verification: tuple[str, ...] = ()
+    error: str | None = None
+    #: the decision buttons' opaque token; None = the card shows no buttons
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """One audit record mirrored to the audit channel."""
+
+    action: str
+    user: str
+    host: str | None = None
+    fix: str | None = None
+    approval: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopHost:
+    host: str
+    sightings: tuple[Sighting, ...]
+    #: the "Check" button's opaque value; None when the inventory cannot resolve the host
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    digest: Digest
+    trend: Trend
+    top: tuple[TopHost, ...]
+    csv_attached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HealthyDigestView:
+    digest: Digest
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    host: str
+    run_id: int
+    finished_at: datetime
+    verdict: Status
+    failing: str
+    requested_by: str
+
+
+def history_row(run: RunSummary) -> HistoryRow:
+    """A stored check run as one line: verdict, and the failing checks or why it failed."""
+    report = Report.from_json(run.report)
+    return HistoryRow(
+        host=run.host,
+        run_id=run.id,
+        finished_at=run.finished_at,
+        verdict=Status(run.verdict),
+        failing=run.unreachable_reason or report.problem_line,
+        requested_by=run.requested_by,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    host: str
+    rows: tuple[HistoryRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """The App Home tab; ``allowed`` False = the viewer role is missing."""
+
+    rows: tuple[HistoryRow, ...]
+    allowed: bool = True
+
+
+#: everything a use case may post or update in a conversation
+ChatMessage = (
+    Checking
+    | ReportView
+    | ReportDetails
+    | Notice
+    | Refusal
+    | ApprovalView
+    | AuditLine
+    | DigestView
+    | HealthyDigestView
+    | HistoryView
+)
+
+
+def history_rows(runs: Sequence[RunSummary]) -> tuple[HistoryRow, ...]:
+    return tuple(history_row(run) for run in runs)

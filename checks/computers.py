@@ -1,0 +1,100 @@
+"""One classifier of a computer in a WSUS server's inventory: how its sync and its agent
+look against the thresholds. ``server.stale_clients`` and the digest both sort computers
+with it, so a check and a digest never disagree about the same computer.
+
+Sync time and version come from the WSUS API (``IComputerTarget.LastSyncTime``,
+``ClientVersion``; see docs/catalogue.md)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from checks._support import as_utc, parse_iso_utc
+from checks.facts import WsusComputer
+from checks.model import Thresholds
+from checks.versions import VersionError, is_below
+
+
+class SyncState(enum.StrEnum):
+    NEVER = "never"
+    #: older than ``stale_fail_days``
+    STALE = "stale"
+    #: older than ``stale_warn_days``
+    BEHIND = "behind"
+    CURRENT = "current"
+    UNREADABLE = "unreadable"
+
+
+class AgentState(enum.StrEnum):
+    #: below ``sus_era_below_version``: an agent that cannot talk to WSUS at all
+    SUS_ERA = "sus_era"
+    #: below ``min_client_version``
+    OLD = "old"
+    CURRENT = "current"
+    #: the server reported no version
+    NOT_REPORTED = "not_reported"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True, slots=True)
+class ComputerState:
+    name: str
+    sync: SyncState
+    #: days since the last sync; None when never synced or unreadable
+    sync_age_days: float | None
+    agent: AgentState
+    version: str | None
+
+    @property
+    def sync_stale(self) -> bool:
+        """Never synced, or not for over ``stale_warn_days``."""
+        return self.sync in (SyncState.NEVER, SyncState.STALE, SyncState.BEHIND)
+
+    @property
+    def agent_old(self) -> bool:
+        """Below ``min_client_version`` (SUS-era agents included)."""
+        return self.agent in (AgentState.SUS_ERA, AgentState.OLD)
+
+
+def computer_name(computer: WsusComputer) -> str:
+    return computer.name or computer.ip or "(unnamed)"
+
+
+def _sync(
+    computer: WsusComputer, now: datetime, limits: Thresholds
+) -> tuple[SyncState, float | None]:
+    text = (computer.last_sync_time or "").strip()
+    if not text:
+        return SyncState.NEVER, None
+    try:
+        synced = parse_iso_utc(text)
+    except ValueError:
+        return SyncState.UNREADABLE, None
+    age = (as_utc(now) - synced).total_seconds() / 86400
+    if age > limits.stale_fail_days:
+        return SyncState.STALE, age
+    if age > limits.stale_warn_days:
+        return SyncState.BEHIND, age
+    return SyncState.CURRENT, age
+
+
+def _agent(computer: WsusComputer, limits: Thresholds) -> tuple[AgentState, str | None]:
+    version = (computer.client_version or "").strip()
+    if not version:
+        return AgentState.NOT_REPORTED, None
+    try:
+        if is_below(version, limits.sus_era_below_version):
+            return AgentState.SUS_ERA, version
+        if is_below(version, limits.min_client_version):
+            return AgentState.OLD, version
+    except VersionError:
+        return AgentState.UNREADABLE, version
+    return AgentState.CURRENT, version
+
+
+def classify(computer: WsusComputer, now: datetime, limits: Thresholds) -> ComputerState:
+    sync, age = _sync(computer, now, limits)
+    agent, version = _agent(computer, limits)
+    return ComputerState(computer_name(computer), sync, age, agent, version)

@@ -1,0 +1,250 @@
+"""Collect one host's facts: ONE WinRM command (a probe or a bundle of probes) plus the
+bot-side HTTP probes, run concurrently (DESIGN.md, "Collect once, evaluate many")."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from checks.errors import BadOutputError, FactsError, RemoteError
+from checks.facts import (
+    BUNDLE,
+    CLIENT_FACTS,
+    IIS_LOG,
+    SERVER_FACTS,
+    WSUS_COMPUTERS,
+    ClientFacts,
+    HostFacts,
+    HttpResult,
+    LogCursor,
+    ServerFacts,
+    decode_text,
+    load_json,
+    parse_document,
+)
+from checks.secret import Secret
+from handlers.http import HttpProber, server_probe_urls
+from handlers.probes import compose
+from handlers.target import HostTarget
+from handlers.winrm import ScriptResult, WinrmClient
+
+PasswordSource = Callable[[HostTarget], Secret | None]
+CursorSource = Callable[[HostTarget], LogCursor | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEndpoints:
+    """How the bot itself reaches a WSUS server named in a client's policy."""
+
+    names: frozenset[str]
+    wsus_url: str | None
+    selfupdate_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectSettings:
+    probe_timeout_ms: int = 5000
+    iis_log_max_bytes: int = 64 * 1024 * 1024
+
+
+def _host_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return (urlsplit(url).hostname or "").lower() or None
+    except ValueError:
+        return None
+
+
+def decode_probe_output(host: str, result: ScriptResult) -> Any:
+    if result.exit_code != 0:
+        message = _clean_stderr(result.stderr) or f"exit code {result.exit_code}"
+        raise RemoteError(f"{host}: the probe failed on the host: {message}", host=host)
+    try:
+        text = decode_text(result.stdout).strip()
+        if not text:
+            raise BadOutputError(f"{host}: the probe wrote nothing to stdout", host=host)
+        return load_json(text)
+    except FactsError as exc:
+        raise BadOutputError(
+            f"{host}: the probe's output is not usable: {exc}", host=host
+        ) from None
+
+
+def _clean_stderr(raw: bytes) -> str:
+    """PowerShell writes errors as CLIXML; keep the human part, one line, bounded."""
+    text = raw.decode("utf-8", errors="replace")
+    if text.startswith("#< CLIXML"):
+        import re
+
+        parts = re.findall(r'<S S="Error">(.*?)</S>', text, flags=re.S)
+        text = "".join(parts).replace("_x000D__x000A_", " ")
+    return " ".join(text.split())[:500]
+
+
+class LiveCollector:
+    """Implements the runner's ``Collector`` against real (or lab) hosts."""
+
+    def __init__(
+        self,
+        winrm: WinrmClient,
+        http: HttpProber,
+        passwords: PasswordSource,
+        *,
+        servers: Sequence[ServerEndpoints] = (),
+        cursors: CursorSource | None = None,
+        settings: CollectSettings = CollectSettings(),
+        executor: Executor | None = None,
+    ) -> None:
+        self._winrm = winrm
+        self._http = http
+        self._passwords = passwords
+        self._servers = list(servers)
+        self._cursors = cursors
+        self._settings = settings
+        # pywinrm blocks: each host holds a worker thread, so the pool must be as large as
+        # the runner's concurrency (asyncio's default pool is cpu_count + 4)
+        self._executor = executor
+
+    async def collect(self, target: HostTarget, deadline: float) -> HostFacts:
+        role = target.role or await self._detect_role(target, deadline)
+        if role == "server":
+            return await self._collect_server(target, deadline)
+        return await self._collect_client(target, deadline)
+
+    # ------------------------------------------------------------------ roles
+
+    async def _run(self, target: HostTarget, script: str, deadline: float) -> Any:
+        password = self._passwords(target)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(
+            self._executor,
+            functools.partial(self._winrm.run, target, password, script, deadline=deadline),
+        )
+        return decode_probe_output(target.name, result)
+
+    async def _detect_role(self, target: HostTarget, deadline: float) -> str:
+        """Pattern hosts without a role: ask the host whether WSUS is installed."""
+        data = await self._run(
+            target, compose.render("server_facts", {"timeout_ms": 1000}), deadline
+        )
+        doc = parse_document(data, SERVER_FACTS)
+        assert isinstance(doc, ServerFacts)
+        return "server" if doc.wsus and doc.wsus.installed else "client"
+
+    async def _collect_server(self, target: HostTarget, deadline: float) -> ServerFacts:
+        cursor = self._cursors(target) if self._cursors else None
+        script = compose.render_bundle(
+            {
+                "server_facts": {"timeout_ms": self._settings.probe_timeout_ms},
+                "iis_log": {
+                    "log_dir": None,
+                    "cursor": cursor.model_dump() if cursor else None,
+                    "max_bytes": self._settings.iis_log_max_bytes,
+                },
+                "wsus_computers": {},
+            }
+        )
+        urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
+        bundle, http = await asyncio.gather(
+            self._run(target, script, deadline), self._http.fetch_all(urls)
+        )
+        documents = _bundle_documents(target.name, bundle)
+        server = documents.get("server_facts")
+        if not isinstance(server, dict):
+            raise BadOutputError(f"{target.name}: the bundle has no server_facts document")
+        merged = dict(server)
+        merged["http"] = [result.model_dump(mode="json") for result in http]
+        for key, schema in (("iis_log", IIS_LOG), ("wsus_computers", WSUS_COMPUTERS)):
+            document = documents.get(key)
+            if isinstance(document, dict) and document.get("schema") == schema:
+                merged[key] = document
+        return _parse(target.name, merged, SERVER_FACTS)  # type: ignore[return-value]
+
+    async def _collect_client(self, target: HostTarget, deadline: float) -> ClientFacts:
+        script = compose.render(
+            "client_facts",
+            {
+                "expected_wsus_url": target.wsus_url,
+                "timeout_ms": self._settings.probe_timeout_ms,
+            },
+        )
+        # the inventory server's URLs are known now; fetch them while the host works
+        prefetch_urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
+        data, prefetched = await asyncio.gather(
+            self._run(target, script, deadline), self._http.fetch_all(prefetch_urls)
+        )
+        if not isinstance(data, dict):
+            raise BadOutputError(f"{target.name}: the probe's output is not a JSON object")
+        facts = _parse(target.name, data, CLIENT_FACTS)
+        assert isinstance(facts, ClientFacts)
+        bot_http = await self._bot_view(facts, {r.url: r for r in prefetched if r.url})
+        return facts.model_copy(update={"bot_http": bot_http})
+
+    async def _bot_view(
+        self, facts: ClientFacts, prefetched: Mapping[str, HttpResult]
+    ) -> list[HttpResult]:
+        """The bot's own request for each URL the client requested (docs/probes.md)."""
+        wanted: list[tuple[str, str]] = []
+        for entry in facts.http or []:
+            if entry.url:
+                wanted.append((entry.url, self._reachable_url(entry.url, facts)))
+        missing = [fetch for _, fetch in wanted if fetch not in prefetched]
+        fetched = {r.url: r for r in await self._http.fetch_all(sorted(set(missing)))}
+        results: list[HttpResult] = []
+        for nominal, fetch in wanted:
+            got = prefetched.get(fetch) or fetched.get(fetch)
+            if got is None:
+                continue
+            results.append(
+                HttpResult.model_validate(
+                    {**got.model_dump(mode="json"), "url": nominal, "fetched_url": fetch}
+                )
+            )
+        return results
+
+    def _reachable_url(self, url: str, facts: ClientFacts) -> str:
+        """Map a URL as the client names it to where the bot reaches the same resource.
+
+        Clients name the self-update tree as ``http://<server>/...`` (port 80) and the
+        WSUS site by their WUServer; the inventory may know better addresses for both
+        (NAT, split DNS, the lab's loopback ports)."""
+        host = _host_of(url)
+        parts = urlsplit(url)
+        for server in self._servers:
+            if host not in server.names:
+                continue
+            wuserver = (facts.policy.WUServer if facts.policy else None) or ""
+            if (
+                server.wsus_url
+                and wuserver
+                and url.lower().startswith(wuserver.rstrip("/").lower() + "/")
+            ):
+                return server.wsus_url.rstrip("/") + url[len(wuserver.rstrip("/")) :]
+            if parts.port in (None, 80) and parts.scheme == "http" and server.selfupdate_url:
+                suffix = parts.path + (f"?{parts.query}" if parts.query else "")
+                return server.selfupdate_url.rstrip("/") + suffix
+        return url
+
+
+def _bundle_documents(host: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or data.get("schema") != BUNDLE:
+        raise BadOutputError(f"{host}: expected a {BUNDLE} document from the bundle probe")
+    documents = data.get("documents")
+    if not isinstance(documents, dict):
+        raise BadOutputError(f"{host}: the bundle's 'documents' is not an object")
+    return documents
+
+
+def _parse(host: str, data: dict[str, Any], schema: str) -> HostFacts:
+    try:
+        doc = parse_document(data, schema)
+    except FactsError as exc:
+        raise BadOutputError(f"{host}: {exc}", host=host) from None
+    assert isinstance(doc, ClientFacts | ServerFacts)
+    return doc

@@ -1,0 +1,173 @@
+"""The runner: resolve -> collect once -> evaluate every check -> record.
+
+Fleet work is bounded concurrency with a deadline per host; one slow or broken host never
+delays another (each host is its own task under its own deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from checks.errors import (
+    CONFIG_REASON,
+    CollectionError,
+    CollectionTimeoutError,
+    ConfigError,
+    WsusbotError,
+)
+from checks.evaluation import evaluate_facts, unreachable_report
+from checks.facts import ClientFacts, HostFacts, dump, parse_host_facts, role_of
+from checks.model import CheckContext, Thresholds
+from checks.registry import Registry
+from checks.report import Report
+from handlers.target import HostTarget
+
+log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    async def collect(self, target: HostTarget, deadline: float) -> HostFacts: ...
+
+
+class History(Protocol):
+    def previous_facts(self, host: str) -> dict[str, Any] | None: ...
+
+    def record(self, report: Report, facts: dict[str, Any] | None, requested_by: str) -> int: ...
+
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    target: HostTarget
+    report: Report
+    facts: HostFacts | None
+    run_id: int | None
+
+
+class Runner:
+    def __init__(
+        self,
+        registry: Registry,
+        collector: Collector,
+        history: History | None,
+        *,
+        clock: Clock,
+        thresholds: Thresholds | None = None,
+        concurrency: int = 16,
+        host_deadline_s: float = 60.0,
+    ) -> None:
+        self._registry = registry
+        self._collector = collector
+        self._history = history
+        self._clock = clock
+        self._thresholds = thresholds or Thresholds()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._deadline_s = host_deadline_s
+
+    async def check(
+        self, target: HostTarget, requested_by: str, *, record: bool = True
+    ) -> CheckOutcome:
+        async with self._semaphore:
+            return await self._check(target, requested_by, record)
+
+    async def check_many(
+        self,
+        targets: Sequence[HostTarget],
+        requested_by: str,
+        on_done: Callable[[CheckOutcome], None] | None = None,
+    ) -> list[CheckOutcome]:
+        async def one(target: HostTarget) -> CheckOutcome:
+            outcome = await self.check(target, requested_by)
+            if on_done is not None:
+                on_done(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+
+    # ------------------------------------------------------------------ internals
+
+    async def _check(self, target: HostTarget, requested_by: str, record: bool) -> CheckOutcome:
+        started = self._clock()
+        deadline = time.monotonic() + self._deadline_s
+        try:
+            facts = await asyncio.wait_for(
+                self._collector.collect(target, deadline), timeout=self._deadline_s + 1.0
+            )
+        except TimeoutError:
+            report = self._unreachable(
+                target,
+                CollectionTimeoutError.reason,
+                f"{target.name}: no answer within the {self._deadline_s:.0f} s deadline",
+                started,
+            )
+            return await self._finish(target, report, None, requested_by, record)
+        except (CollectionError, ConfigError) as exc:
+            reason = exc.reason if isinstance(exc, CollectionError) else CONFIG_REASON
+            report = self._unreachable(target, reason, str(exc), started)
+            return await self._finish(target, report, None, requested_by, record)
+        except WsusbotError as exc:
+            report = self._unreachable(target, CollectionError.reason, str(exc), started)
+            return await self._finish(target, report, None, requested_by, record)
+
+        previous = None
+        if any(check.meta.uses_history for check in self._registry.for_role(role_of(facts))):
+            previous = _parse_previous(await self._previous(target), facts)
+        ctx = CheckContext(
+            now=self._clock(),
+            thresholds=self._thresholds,
+            expected_wsus_url=target.wsus_url if isinstance(facts, ClientFacts) else None,
+            previous=previous,
+        )
+        report = evaluate_facts(self._registry, target.name, facts, ctx, started_at=started)
+        return await self._finish(target, report, facts, requested_by, record)
+
+    def _unreachable(
+        self, target: HostTarget, reason: str, message: str, started: datetime
+    ) -> Report:
+        return unreachable_report(
+            self._registry,
+            target.name,
+            target.role,
+            reason,
+            message,
+            started_at=started,
+            finished_at=self._clock(),
+        )
+
+    async def _previous(self, target: HostTarget) -> dict[str, Any] | None:
+        if self._history is None:
+            return None
+        return await asyncio.to_thread(self._history.previous_facts, target.name)
+
+    async def _finish(
+        self,
+        target: HostTarget,
+        report: Report,
+        facts: HostFacts | None,
+        requested_by: str,
+        record: bool,
+    ) -> CheckOutcome:
+        run_id = None
+        if record and self._history is not None:
+            facts_doc = dump(facts) if facts is not None else None
+            run_id = await asyncio.to_thread(self._history.record, report, facts_doc, requested_by)
+        return CheckOutcome(target=target, report=report, facts=facts, run_id=run_id)
+
+
+def _parse_previous(raw: dict[str, Any] | None, current: HostFacts) -> HostFacts | None:
+    if raw is None:
+        return None
+    try:
+        previous = parse_host_facts(raw)
+    except WsusbotError:
+        log.warning("stored previous facts do not parse; evaluating without history")
+        return None
+    return previous if role_of(previous) == role_of(current) else None

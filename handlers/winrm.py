@@ -1,0 +1,289 @@
+"""Run one probe script on a host over WinRM (pywinrm), within a deadline.
+
+One shell, one command per call (DESIGN.md: collect once): the command line carries a
+tiny stager and the probe script travels on stdin (docs/probes.md, "Transport"), so the
+Windows command-line limit never caps a probe. Every foreign exception is translated here
+into the :class:`~checks.errors.CollectionError` family; no message carries the password.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+from winrm.exceptions import (
+    InvalidCredentialsError,
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+from winrm.protocol import Protocol
+
+from checks.errors import (
+    AuthenticationFailedError,
+    BadOutputError,
+    CollectionError,
+    CollectionTimeoutError,
+    ConfigError,
+    HostUnreachableError,
+    RemoteError,
+    TlsError,
+)
+from checks.secret import Secret
+from handlers.probes import compose
+from handlers.target import HostTarget
+
+log = logging.getLogger(__name__)
+
+#: a hostile or broken host must not make the bot buffer without bound
+MAX_OUTPUT_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class WinrmSettings:
+    operation_timeout_s: float = 20.0
+    read_timeout_s: float = 30.0
+    allow_insecure_basic: bool = False
+    connect_retries: int = 2
+    #: first backoff delay; doubles each retry
+    retry_backoff_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+
+
+Sleep = Callable[[float], None]
+
+
+class WinrmClient:
+    """Synchronous (pywinrm is); the async runner calls it in a worker thread."""
+
+    def __init__(self, settings: WinrmSettings, *, sleep: Sleep = time.sleep) -> None:
+        self._settings = settings
+        self._sleep = sleep
+
+    def run(
+        self,
+        target: HostTarget,
+        password: Secret | None,
+        script: str,
+        *,
+        deadline: float,
+        retry_connect: bool = True,
+    ) -> ScriptResult:
+        """Run ``script`` on ``target``; ``deadline`` is a ``time.monotonic()`` value.
+
+        Only failures to *connect* (before any shell exists) are retried, and only when
+        ``retry_connect``: a fix is never retried (its command may have run).
+        """
+        self._refuse_insecure(target)
+        attempts = 1 + (self._settings.connect_retries if retry_connect else 0)
+        delay = self._settings.retry_backoff_s
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._run_once(target, password, script, deadline)
+            except HostUnreachableError:
+                remaining = deadline - time.monotonic()
+                if attempt == attempts or remaining <= delay:
+                    raise
+                log.info(
+                    "winrm connect to %s failed; retry %d in %.1fs", target.name, attempt, delay
+                )
+                self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover - loop always returns/raises
+
+    # ------------------------------------------------------------------ internals
+
+    def _refuse_insecure(self, target: HostTarget) -> None:
+        if (
+            target.transport == "basic"
+            and target.winrm_url.lower().startswith("http://")
+            and not self._settings.allow_insecure_basic
+        ):
+            raise ConfigError(
+                f"{target.name}: WinRM Basic authentication over plain HTTP sends the password "
+                "in clear text; use https, another transport, or set "
+                "winrm.allow_insecure_basic = true"
+            )
+
+    def _protocol(self, target: HostTarget, password: Secret | None, deadline: float) -> Protocol:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.5:
+            raise CollectionTimeoutError(f"{target.name}: deadline passed before connecting")
+        # the server may hold a Receive for the whole operation timeout, so it must end
+        # before the deadline, and the HTTP read timeout must exceed it (PROTOCOLS.md)
+        operation = max(1, int(min(self._settings.operation_timeout_s, remaining - 0.5)))
+        read = max(operation + 1, int(min(self._settings.read_timeout_s, remaining + 0.5)))
+        options: dict[str, Any] = {
+            "endpoint": target.winrm_url,
+            "transport": "ssl"
+            if target.transport == "basic" and target.winrm_url.startswith("https")
+            else ("plaintext" if target.transport == "basic" else target.transport),
+            "username": target.username,
+            "password": password.reveal() if password else None,
+            "server_cert_validation": "validate" if target.verify_tls else "ignore",
+            "ca_trust_path": str(target.ca_bundle) if target.ca_bundle else None,
+            "operation_timeout_sec": operation,
+            "read_timeout_sec": read,
+            "message_encryption": "auto",
+            # proxies from the environment must not see WinRM traffic
+            "proxy": None,
+        }
+        if target.transport == "certificate":
+            options["cert_pem"] = str(target.cert_pem) if target.cert_pem else None
+            options["cert_key_pem"] = str(target.cert_key_pem) if target.cert_key_pem else None
+        try:
+            return Protocol(**options)
+        except (WinRMError, ValueError, ImportError) as exc:
+            raise ConfigError(
+                f"{target.name}: cannot use WinRM transport {target.transport!r}: "
+                f"{type(exc).__name__}"
+            ) from None
+
+    def _run_once(
+        self, target: HostTarget, password: Secret | None, script: str, deadline: float
+    ) -> ScriptResult:
+        protocol = self._protocol(target, password, deadline)
+        with _translated(target.name, password, stage="connect"):
+            shell_id: str = protocol.open_shell(codepage=65001)
+        try:
+            with _translated(target.name, password, stage="run"):
+                command_id = protocol.run_command(
+                    shell_id, compose.encoded_command(compose.stager())
+                )
+                protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
+                stdout, stderr, code = self._receive(
+                    protocol, shell_id, command_id, deadline, target.name
+                )
+                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+            return ScriptResult(stdout, stderr, code)
+        finally:
+            _quietly(lambda: protocol.close_shell(shell_id))
+            _quietly(lambda: protocol.transport.close_session())
+
+    def _receive(
+        self, protocol: Protocol, shell_id: str, command_id: str, deadline: float, host: str
+    ) -> tuple[bytes, bytes, int]:
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+        received = 0
+        while True:
+            if time.monotonic() >= deadline:
+                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+                raise CollectionTimeoutError(
+                    f"{host}: the command did not finish before the deadline"
+                )
+            try:
+                out, err, code, done = protocol.get_command_output_raw(shell_id, command_id)
+            except WinRMOperationTimeoutError:
+                continue  # expected while a long command runs: poll again (deadline above)
+            stdout.append(out)
+            stderr.append(err)
+            received += len(out) + len(err)
+            if received > MAX_OUTPUT_BYTES:
+                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+                raise BadOutputError(
+                    f"{host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} MiB; "
+                    "refusing the rest"
+                )
+            if done:
+                return b"".join(stdout), b"".join(stderr), code
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception as exc:
+        log.debug("winrm clean-up step failed: %s", type(exc).__name__)
+
+
+class _translated:
+    """Context manager mapping pywinrm/requests/XML errors onto CollectionError."""
+
+    def __init__(self, host: str, password: Secret | None, *, stage: str) -> None:
+        self._host = host
+        self._password = password
+        self._stage = stage
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> Literal[False]:
+        if exc is None or isinstance(exc, CollectionError) or not isinstance(exc, Exception):
+            return False
+        raise self._translate(exc) from None
+
+    def _scrub(self, text: str) -> str:
+        if self._password and self._password.reveal():
+            text = text.replace(self._password.reveal(), "********")
+        return text[:300]
+
+    def _translate(self, exc: Exception) -> CollectionError:
+        host = self._host
+        if isinstance(exc, InvalidCredentialsError):
+            return AuthenticationFailedError(
+                f"{host}: WinRM rejected the credentials (HTTP 401)", host=host
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TlsError(f"{host}: TLS failed: {self._scrub(_root_message(exc))}", host=host)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return CollectionTimeoutError(f"{host}: WinRM did not answer in time", host=host)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return HostUnreachableError(
+                f"{host}: cannot connect to WinRM: {self._scrub(_root_message(exc))}", host=host
+            )
+        if isinstance(exc, WSManFaultError):
+            return RemoteError(
+                f"{host}: WS-Management fault {exc.wsman_fault_code or exc.fault_code}: "
+                f"{self._scrub(str(exc.reason or ''))}",
+                host=host,
+            )
+        if isinstance(exc, WinRMTransportError):
+            return RemoteError(f"{host}: WinRM HTTP error {exc.code}", host=host)
+        if isinstance(exc, ET.ParseError | KeyError | AttributeError | IndexError):
+            return BadOutputError(
+                f"{host}: the WinRM answer is not valid WS-Management XML ({type(exc).__name__})",
+                host=host,
+            )
+        if type(exc).__module__.startswith("spnego"):
+            return AuthenticationFailedError(
+                f"{host}: NTLM/Negotiate failed ({type(exc).__name__})", host=host
+            )
+        return CollectionError(
+            f"{host}: WinRM {self._stage} failed: {type(exc).__name__}: {self._scrub(str(exc))}",
+            host=host,
+        )
+
+
+def _root_message(exc: BaseException) -> str:
+    """The innermost cause: 'Connection refused' rather than urllib3's wrapper text."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        nxt = seen.__cause__ or seen.__context__
+        assert nxt is not None
+        seen = nxt
+    message = str(seen) or type(seen).__name__
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+        "No route to host",
+        "certificate verify failed",
+        "Connection reset",
+    ):
+        if marker in message:
+            return marker
+    return message.split("\n")[0]

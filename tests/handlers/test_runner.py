@@ -1,0 +1,137 @@
+"""Runner semantics with an in-process collector (the WinRM boundary is tested against the
+lab in tests/integration): deadlines, error reasons, history, isolation of slow hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.errors import AuthenticationFailedError
+from checks.facts import HostFacts, read_host_facts
+from checks.model import Status
+from checks.registry import default_registry
+from checks.report import Report
+from handlers.runner import Runner
+from handlers.target import HostTarget
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
+
+
+def target(name: str) -> HostTarget:
+    return HostTarget(
+        name=name,
+        role="client",
+        address=name,
+        winrm_url=f"http://{name}/wsman",
+        transport="ntlm",
+        username="u",
+        password_file=None,
+        verify_tls=True,
+        ca_bundle=None,
+        wsus_url="http://wsus01:8530",
+    )
+
+
+class FakeCollector:
+    def __init__(self) -> None:
+        self.healthy = read_host_facts((EXAMPLES / "client-healthy.json").read_bytes())
+
+    async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+        if host.name == "hang":
+            await asyncio.sleep(60)
+        if host.name == "denied":
+            raise AuthenticationFailedError("denied: WinRM rejected the credentials (HTTP 401)")
+        return self.healthy
+
+
+class MemoryHistory:
+    def __init__(self) -> None:
+        self.rows: list[tuple[Report, dict[str, Any] | None, str]] = []
+
+    def previous_facts(self, host: str) -> dict[str, Any] | None:
+        for report, facts, _ in reversed(self.rows):
+            if report.host == host and facts is not None:
+                return facts
+        return None
+
+    def record(self, report: Report, facts: dict[str, Any] | None, requested_by: str) -> int:
+        self.rows.append((report, facts, requested_by))
+        return len(self.rows)
+
+
+def test_fleet_isolation_deadline_and_reasons() -> None:
+    history = MemoryHistory()
+    runner = Runner(
+        default_registry(),
+        FakeCollector(),
+        history,
+        clock=lambda: NOW,
+        concurrency=4,
+        host_deadline_s=0.5,
+    )
+    finished: list[str] = []
+
+    async def go() -> list[Report]:
+        outcomes = await runner.check_many(
+            [target("hang"), target("ok1"), target("denied"), target("ok2")],
+            "U1",
+            on_done=lambda o: finished.append(o.report.host),
+        )
+        return [o.report for o in outcomes]
+
+    started = time.monotonic()
+    reports = {r.host: r for r in asyncio.run(go())}
+    assert time.monotonic() - started < 5
+    # the hanging host finishes last: it never held the others back
+    assert finished[-1] == "hang"
+    assert reports["hang"].unreachable_reason == "timeout"
+    assert reports["hang"].exit_code == 3
+    assert {f.status for f in reports["hang"].findings} == {Status.UNKNOWN}
+    assert reports["denied"].unreachable_reason == "auth_failed"
+    assert "rejected the credentials" in reports["denied"].findings[0].evidence[0]
+    assert reports["ok1"].verdict is Status.PASS
+    assert len(history.rows) == 4
+    assert [r[2] for r in history.rows] == ["U1"] * 4
+
+
+def test_previous_facts_reach_the_context() -> None:
+    history = MemoryHistory()
+    collector = FakeCollector()
+    runner = Runner(default_registry(), collector, history, clock=lambda: NOW)
+    stalled = json.loads((EXAMPLES / "client-healthy.json").read_text())
+    stalled["au"]["LastWaitTimeout"] = "2026.11.24 09.00.00"
+    history.record(Report("ok1", "client", (), started_at=NOW, finished_at=NOW), stalled, "x")
+    # now the current LastWaitTimeout (25th 09:30) is >= 24 h after the previous one
+    outcome = asyncio.run(runner.check(target("ok1"), "U1"))
+    statuses = {f.check: f.status for f in outcome.report.findings}
+    assert statuses["client.detection_stalled"] is Status.FAIL
+
+
+def test_history_is_read_only_for_roles_whose_checks_use_it() -> None:
+    class CountingHistory(MemoryHistory):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[str] = []
+
+        def previous_facts(self, host: str) -> dict[str, Any] | None:
+            self.reads.append(host)
+            return super().previous_facts(host)
+
+    class MixedCollector(FakeCollector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.server = read_host_facts((EXAMPLES / "server-broken.json").read_bytes())
+
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            return self.server if host.name == "srv" else self.healthy
+
+    history = CountingHistory()
+    runner = Runner(default_registry(), MixedCollector(), history, clock=lambda: NOW)
+    asyncio.run(runner.check_many([target("srv"), target("pc1")], "U1"))
+    # only client.detection_stalled reads ctx.previous: a server's megabytes are never loaded
+    assert history.reads == ["pc1"]
