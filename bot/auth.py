@@ -1,4 +1,4 @@
-"""Who may do what, by Slack user id or usergroup id (DESIGN.md, Security).
+"""Who may do what, by Slack user id or usergroup id (docs/architecture.md, "Walls").
 
 viewer: run checks (an empty viewer list means every member of an allowed channel);
 operator: request fixes; approver: approve or deny them. Channels: an allow-list (empty =

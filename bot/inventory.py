@@ -1,4 +1,4 @@
-"""Resolve what a user typed to a host the bot may touch (DESIGN.md, Security).
+"""Resolve what a user typed to a host the bot may touch (docs/architecture.md, "Walls").
 
 The host argument is validated as a DNS name or an IP address before anything else; then it
 must be in the inventory or match a configured pattern. Nothing runs for anything else.

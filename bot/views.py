@@ -61,9 +61,11 @@ class Notice:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why nothing ran; shown to the user alone (ephemeral)."""
+    """Why nothing ran; shown to the user alone (ephemeral). ``channels`` are channel ids
+    the text points the user to (shown as channel links after it)."""
 
     text: str
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

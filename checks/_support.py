@@ -97,7 +97,7 @@ def describe(result: HttpResult) -> str:
 
 
 def http_cause(result: HttpResult) -> str:
-    """What a failed request to a WSUS/IIS path usually means (CATALOGUE §5, PROTOCOLS)."""
+    """What a failed request to a WSUS/IIS path usually means (Cc708554 §5, §6)."""
     status, error = result.status, (result.error or "").lower()
     if status is None:
         if "refused" in error:

@@ -1,11 +1,11 @@
-"""Typed facts documents, as the probes return them (CATALOGUE.md, "Facts schema").
+"""Typed facts documents, as the probes return them (docs/catalogue.md, "Facts schema").
 
 Every field may be ``null`` (could not be read); unknown fields are tolerated so newer
 probes do not break older bots. A document carries ``"schema": "wsusbot.<name>/<n>"``;
 a wrong schema or a wrong type is a :class:`~checks.errors.FactsError` naming the field.
 
 Server documents may embed the ``iis_log`` and ``wsus_computers`` documents gathered in
-the same WinRM command (DESIGN.md: collect once), under those two keys.
+the same WinRM command (docs/architecture.md: collect once), under those two keys.
 """
 
 from __future__ import annotations

@@ -66,8 +66,10 @@ def followup_verdict(
     evidence = "; ".join(f"{c}: {statuses[c].value}" for c in EVIDENCE_CHECKS if c in statuses)
     lwt_before = before.get(LWT_PATH)
     lwt_now = facts.au.LastWaitTimeout if isinstance(facts, ClientFacts) and facts.au else None
+    unreadable = False
     if isinstance(lwt_before, str) and lwt_now:
         moved = _lwt_moved_hours(lwt_before, lwt_now)
+        unreadable = moved is None
         if moved is not None and moved >= thresholds.lwt_jump_hours:
             return FollowupVerdict(
                 FollowupOutcome.NOT_RECOVERED,
@@ -78,6 +80,13 @@ def followup_verdict(
     if any(statuses.get(check) is Status.FAIL for check in RECOVERY_CHECKS):
         return FollowupVerdict(
             FollowupOutcome.NOT_RECOVERED, f"follow-up on {host}: not recovered — {evidence}"
+        )
+    if unreadable or statuses.get("client.detection_stalled") is Status.UNKNOWN:
+        # no failing check is not the same as recovered: the decisive fact is unreadable
+        return FollowupVerdict(
+            FollowupOutcome.UNKNOWN,
+            f"follow-up on {host}: cannot tell — the detection times could not be read "
+            f"(LastWaitTimeout before {lwt_before!r}, now {lwt_now!r}). {evidence}",
         )
     return FollowupVerdict(
         FollowupOutcome.RECOVERED, f"follow-up on {host}: recovered — {evidence}"

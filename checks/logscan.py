@@ -1,4 +1,4 @@
-"""Failing self-update traffic in IIS W3C logs (seed §5; PROTOCOLS.md, "IIS W3C extended logs").
+"""Failing self-update traffic in IIS W3C logs (Cc708554 §5; docs/catalogue.md, W3C extended log).
 
 :func:`scan` folds parsed records into a :class:`ScanResult`: per ``(client IP, path,
 status)`` a count with first and last times, for requests to the self-update paths that

@@ -40,7 +40,8 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """CATALOGUE.md defaults; every one is a config value (``[thresholds]``)."""
+    """docs/catalogue.md defaults; every one is a config value (``[thresholds]``), defined
+    here once: the checks, the follow-up verdict and the digest read the same values."""
 
     stale_warn_days: int = 7
     stale_fail_days: int = 30

@@ -80,7 +80,7 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """Every check of CATALOGUE.md, servers first, in catalogue order."""
+    """Every check of docs/catalogue.md, servers first, in catalogue order."""
     return Registry(
         (
             server_port80_site.CHECK,

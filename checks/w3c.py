@@ -1,4 +1,4 @@
-"""Streaming parser for IIS W3C extended logs (PROTOCOLS.md, "IIS W3C extended logs").
+"""Streaming parser for IIS W3C extended logs (docs/catalogue.md, "Where each fact comes from").
 
 Everything here is a generator: a multi-gigabyte log is read line by line in constant
 memory. Bad input never raises out of :func:`iter_records`; each rejected line is counted

@@ -1,5 +1,5 @@
 """Collect one host's facts: ONE WinRM command (a probe or a bundle of probes) plus the
-bot-side HTTP probes, run concurrently (DESIGN.md, "Collect once, evaluate many")."""
+bot-side HTTP probes, run concurrently (docs/architecture.md, "Data flow")."""
 
 from __future__ import annotations
 

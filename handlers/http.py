@@ -92,7 +92,7 @@ class HttpProber:
 
 
 def server_probe_urls(wsus_url: str | None, selfupdate_url: str | None) -> list[str]:
-    """The bot-side probes CATALOGUE.md names for a server (docs/probes.md)."""
+    """The bot-side probes docs/catalogue.md names for a server (docs/probes.md)."""
     urls: list[str] = []
     if selfupdate_url:
         base = selfupdate_url.rstrip("/")

@@ -1,6 +1,6 @@
 """Run one probe script on a host over WinRM (pywinrm), within a deadline.
 
-One shell, one command per call (DESIGN.md: collect once): the command line carries a
+One shell, one command per call (docs/architecture.md: collect once): the command line carries a
 tiny stager and the probe script travels on stdin (docs/probes.md, "Transport"), so the
 Windows command-line limit never caps a probe. Every foreign exception is translated here
 into the :class:`~checks.errors.CollectionError` family; no message carries the password.
@@ -122,7 +122,8 @@ class WinrmClient:
         if remaining <= 0.5:
             raise CollectionTimeoutError(f"{target.name}: deadline passed before connecting")
         # the server may hold a Receive for the whole operation timeout, so it must end
-        # before the deadline, and the HTTP read timeout must exceed it (PROTOCOLS.md)
+        # before the deadline, and the HTTP read timeout must exceed it (pywinrm refuses
+        # a read timeout that does not)
         operation = max(1, int(min(self._settings.operation_timeout_s, remaining - 0.5)))
         read = max(operation + 1, int(min(self._settings.read_timeout_s, remaining + 0.5)))
         options: dict[str, Any] = {

@@ -5,5 +5,5 @@
 (``lab.wsman``), IIS-like sites writing W3C logs per server (``lab.iis``), and host state
 that answers the probes of docs/probes.md (``lab.hosts``). Time is the lab clock
 (``lab.clock``), which tests advance. The lab imports nothing from ``bot``, ``handlers``
-or ``checks``: it is written from CATALOGUE.md and docs/probes.md on its own.
+or ``checks``: it is written from docs/catalogue.md and docs/probes.md on its own.
 """

@@ -77,7 +77,6 @@ def register(app: typer.Typer) -> None:
         """The audit trail: every check, request, approval, run and result."""
         from bot.inventory import validate_host_argument
         from bot.services import Services
-        from bot.store.audit import AuditLog
 
         if output not in ("json", "csv"):
             raise UsageError("--format is json or csv")
@@ -85,7 +84,7 @@ def register(app: typer.Typer) -> None:
         name = validate_host_argument(host) if host else None
         services = Services.open(state_of(ctx).settings)
         try:
-            records = AuditLog(services.db).query(host=name, since=moment)
+            records = services.audit.query(host=name, since=moment)
         finally:
             services.close()
         rows = [r.to_json() for r in records]

@@ -23,8 +23,7 @@ from bot.digest.detect import (
     log_sightings,
 )
 from bot.services import Services
-from bot.store.approvals import ApprovalStore
-from bot.store.digests import DigestStore, LogObservation
+from bot.store.digests import LogObservation
 from checks.facts import IisLog, ServerFacts, WsusComputer
 from checks.logscan import SELFUPDATE_PATHS, ScanResult, is_success
 from checks.report import Report
@@ -140,7 +139,7 @@ async def gather(
     now: datetime,
     requested_by: str,
 ) -> Digest:
-    store = DigestStore(services.db)
+    store = services.digests
     thresholds = (digest.thresholds or services.settings.thresholds).to_thresholds()
     scope = digest_scope(services, digest)
     names = _Names(scope.clients.values())
@@ -191,7 +190,7 @@ async def gather(
         result.add(log_sightings(failures, canonical=names))
     result.add(history_sightings(await asyncio.to_thread(_latest_reports, services, scope)))
     followups = await asyncio.to_thread(
-        ApprovalStore(services.db).finished_followups, now - FOLLOWUP_LOOKBACK, RESET_FIX
+        services.approvals.finished_followups, now - FOLLOWUP_LOOKBACK, RESET_FIX
     )
     unrestricted = not digest.servers and not digest.groups
     result.add(s for s in followup_sightings(followups) if unrestricted or s.host in scope.clients)

@@ -11,6 +11,7 @@ from rich.text import Text
 from checks.fixes import FixMeta
 from checks.model import Check, CheckMeta, Status
 from checks.report import Report
+from checks.seed import ARTICLE_ID, ARTICLE_TITLE, ARTICLE_URL, references
 
 STATUS_STYLE = {
     Status.PASS: "green",
@@ -39,7 +40,7 @@ def print_report(console: Console, report: Report) -> None:
     table = Table(show_lines=False, expand=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("seed", no_wrap=True)
+    table.add_column("§", no_wrap=True)
     table.add_column("summary / evidence")
     for finding in sorted(report.findings, key=lambda f: (-f.status.rank, f.check)):
         body = Text(finding.summary)
@@ -55,11 +56,37 @@ def print_report(console: Console, report: Report) -> None:
             body,
         )
     console.print(table)
+    shown = sorted(
+        {
+            s
+            for f in report.findings
+            if f.status not in (Status.PASS, Status.SKIP)
+            for s in report.seeds.get(f.check, ())
+        },
+        key=_section_order,
+    )
+    print_sources(console, shown)
     fixes = report.proposed_fixes
     if fixes:
         console.print(Text("Proposed fixes:", "bold"))
         for fix in fixes:
             console.print(f"  {fix.id} [{fix.risk.value}] {fix.title}")
+
+
+def _section_order(section: str) -> int:
+    digits = section.lstrip("§")
+    return int(digits) if digits.isdigit() else 999
+
+
+def print_sources(console: Console, sections: Sequence[str]) -> None:
+    """Where the § numbers point: the article, and the title of each section named."""
+    refs = references(tuple(sections))
+    if not refs:
+        return
+    console.print(Text(f"§ = sections of Microsoft's “{ARTICLE_TITLE}” ({ARTICLE_ID}):", "dim"))
+    console.print(Text(f"  {ARTICLE_URL}", "dim"), soft_wrap=True)
+    for ref in refs:
+        console.print(Text(f"  {ref.section} {ref.title}", "dim"))
 
 
 def print_summary(console: Console, reports: Sequence[Report]) -> None:
@@ -85,7 +112,7 @@ def print_summary(console: Console, reports: Sequence[Report]) -> None:
 
 def print_catalogue(console: Console, checks: Sequence[Check[object]]) -> None:  # type: ignore[type-var]
     table = Table(title="wsusbot checks")
-    for column in ("id", "role", "severity", "seed", "fix", "title"):
+    for column in ("id", "role", "severity", "§", "fix", "title"):
         table.add_column(column)
     for check in checks:
         meta = check.meta
@@ -98,13 +125,15 @@ def print_catalogue(console: Console, checks: Sequence[Check[object]]) -> None: 
             meta.title,
         )
     console.print(table)
+    print_sources(console, sorted({s for c in checks for s in c.meta.seed}, key=_section_order))
 
 
 def print_explain(console: Console, meta: CheckMeta, fix: FixMeta | None) -> None:
     console.print(Text(f"{meta.id} — {meta.title}", "bold"))
-    console.print(
-        f"role: {meta.role}   severity: {meta.severity.value}   seed: {' '.join(meta.seed)}"
-    )
+    console.print(f"role: {meta.role}   severity: {meta.severity.value}")
+    for ref in references(meta.seed):
+        console.print(f"source: {ref.label()}", soft_wrap=True)
+        console.print(f"        {ref.url}", soft_wrap=True)
     if meta.description:
         console.print(f"\nWhat it checks: {meta.description}")
     console.print(f"Facts read: {', '.join(meta.reads)}")

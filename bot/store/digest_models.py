@@ -1,4 +1,4 @@
-"""Tables of the digests (issue 7): slot claims, each run's stalled set, and the IIS log
+"""Tables of the digests: slot claims, each run's stalled set, and the IIS log
 state read incrementally per server. Same ``Base`` as the other tables; the schema comes
 from migration 0003."""
 

@@ -40,6 +40,7 @@ def refuse(
     text: str,
     host: str | None = None,
     action: AuditAction = AuditAction.CHECK_REFUSED,
+    channels: tuple[str, ...] = (),
 ) -> Refusal:
     """Audit a refusal and return it; the caller shows it to the user alone."""
     ctx.record(
@@ -47,13 +48,17 @@ def refuse(
             time=ctx.now(), user=user, action=action, host=host, detail=text, outcome="refused"
         )
     )
-    return Refusal(text)
+    return Refusal(text, channels)
 
 
 def authorize_check(ctx: BotContext, user: str, channel: str) -> Refusal | None:
     if not ctx.authorizer.channel_allowed(channel):
-        allowed = ", ".join(f"<#{c}>" for c in ctx.authorizer.allowed_channels())
-        return refuse(ctx, user, f"wsusbot is not enabled in this channel; use {allowed}")
+        return refuse(
+            ctx,
+            user,
+            "wsusbot is not enabled in this channel; use",
+            channels=tuple(ctx.authorizer.allowed_channels()),
+        )
     if not ctx.authorizer.has(user, Role.VIEWER):
         return refuse(
             ctx,

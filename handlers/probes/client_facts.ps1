@@ -1,5 +1,5 @@
 # wsusbot-probe: client_facts v1
-# Facts about a WSUS client (CATALOGUE.md, wsusbot.client_facts/1). Read-only: it reads
+# Facts about a WSUS client (docs/catalogue.md, wsusbot.client_facts/1). Read-only: it reads
 # the registry, WMI and files and makes the HTTP requests a client makes; it writes nothing.
 # Params: expected_wsus_url (string or null), timeout_ms (int, per HTTP request).
 

@@ -1,5 +1,5 @@
 # wsusbot-probe: server_facts v1
-# Facts about a WSUS server (CATALOGUE.md, wsusbot.server_facts/1; 'http' is added by the
+# Facts about a WSUS server (docs/catalogue.md, wsusbot.server_facts/1; 'http' is added by the
 # bot). Read-only. Params: timeout_ms (int): the longest wait for an external tool (stsadm).
 
 function Invoke-WsusbotProbe_server_facts {

@@ -9,6 +9,7 @@ from checks.facts import ClientFacts
 from checks.fixes import get_fix
 from checks.model import Check, CheckContext, CheckMeta, Finding, Severity, Status
 from checks.registry import DuplicateCheckError, Registry, default_registry, evaluate_all
+from checks.seed import SECTIONS
 from tests.checks.factories import client, ctx, server
 
 CATALOGUE_IDS = {
@@ -36,7 +37,7 @@ CATALOGUE_IDS = {
 
 CHECKS_DIR = Path(checks.__file__).parent
 
-#: CATALOGUE.md's seed and fix columns ("depends on cause" / "—" / "manual" -> None)
+#: docs/catalogue.md's seed and fix columns ("depends on cause" / "—" / "manual" -> None)
 CATALOGUE_SEED_AND_FIX = {
     "server.port80_site": (("§4",), "server.install_selfupdate_port80"),
     "server.selfupdate_vdir": (("§4",), "server.install_selfupdate_port80"),
@@ -162,3 +163,10 @@ def test_an_exception_in_one_check_becomes_unknown() -> None:
     assert refusing.status is Status.UNKNOWN
     assert "bad threshold" in " ".join(refusing.evidence)
     assert normal.status is Status.PASS
+
+
+@pytest.mark.parametrize("check_id", sorted(CATALOGUE_IDS))
+def test_every_seed_reference_names_a_section_of_the_article(check_id: str) -> None:
+    meta = default_registry().get(check_id).meta
+    for section in meta.seed:
+        assert section in SECTIONS, f"{check_id} cites {section}, which Cc708554 does not have"

@@ -195,9 +195,14 @@ def test_twenty_concurrent_approvals_run_the_fix_once(tmp_path: Path) -> None:
     with slack_lab("wuauserv_stopped", tmp_path) as lab:
         requested = request(lab, "xp01", "client.restart_wuauserv")
         approvers = [APPR, APPR2] * 10
+        # twenty people have the card open: each clicks the card as they see it, even if
+        # the first approval has already redrawn it without buttons
         with ThreadPoolExecutor(20) as pool:
             deliveries = list(
-                pool.map(lambda user: click(lab, user, requested, "approval_approve"), approvers)
+                pool.map(
+                    lambda user: click(lab, user, requested, "approval_approve", stale=True),
+                    approvers,
+                )
             )
         for delivery in deliveries:
             delivery.wait_ack(10)

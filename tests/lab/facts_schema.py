@@ -1,4 +1,4 @@
-"""A small structural schema of CATALOGUE.md's facts documents, written from the catalogue
+"""A small structural schema of docs/catalogue.md's facts documents, written from the catalogue
 (the lab's tests may not import checks/). Every field may be null unless marked REQUIRED."""
 
 from __future__ import annotations

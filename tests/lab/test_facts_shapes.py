@@ -1,4 +1,4 @@
-"""Every scenario's hosts answer every facts probe with CATALOGUE.md's document shapes."""
+"""Every scenario's hosts answer every facts probe with docs/catalogue.md's document shapes."""
 
 from __future__ import annotations
 

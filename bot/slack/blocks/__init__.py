@@ -4,7 +4,7 @@ message; :func:`render` turns any view model into the messages that show it."""
 from __future__ import annotations
 
 from bot.slack.blocks.approval import approval_card
-from bot.slack.blocks.common import Message, mention, notice, refusal
+from bot.slack.blocks.common import Message, escape, mention, notice, refusal
 from bot.slack.blocks.digest import digest_message, healthy_message
 from bot.slack.blocks.report import checking, history_message, report_details, report_message
 from bot.views import (
@@ -24,11 +24,11 @@ from bot.views import (
 
 def audit_line(line: AuditLine) -> Message:
     text = (
-        f"`{line.action}` by {mention(line.user)}"
-        + (f" on *{line.host}*" if line.host else "")
-        + (f" · fix `{line.fix}`" if line.fix else "")
-        + (f" · approval `{line.approval}`" if line.approval else "")
-        + (f" · {line.outcome}" if line.outcome else "")
+        f"`{escape(line.action)}` by {mention(line.user)}"
+        + (f" on *{escape(line.host)}*" if line.host else "")
+        + (f" · fix `{escape(line.fix)}`" if line.fix else "")
+        + (f" · approval `{escape(line.approval)}`" if line.approval else "")
+        + (f" · {escape(line.outcome)}" if line.outcome else "")
     )
     return Message(text=text, blocks=[])
 
@@ -45,7 +45,7 @@ def render(message: ChatMessage) -> list[Message]:
         case Notice():
             return [notice(message.text)]
         case Refusal():
-            return [refusal(message.text)]
+            return [refusal(message.text, message.channels)]
         case ApprovalView():
             return [approval_card(message)]
         case AuditLine():

@@ -12,7 +12,17 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.slack import ids
-from bot.slack.blocks.common import Message, clip, context, escape, header, md, mention, section
+from bot.slack.blocks.common import (
+    Message,
+    clip,
+    context,
+    escape,
+    escape_clipped,
+    header,
+    md,
+    mention,
+    section,
+)
 from bot.views import ApprovalView
 from checks.fixes import FixMeta, Risk
 
@@ -20,6 +30,7 @@ from checks.fixes import FixMeta, Risk
 CONFIRM_TEXT_LIMIT = 300
 #: before/after values shown per side
 VALUES_SHOWN = 12
+VALUE_LIMIT = 100
 ERROR_LIMIT = 800
 
 STATE_EMOJI = {
@@ -87,7 +98,8 @@ def _values(data: dict[str, object] | None) -> str:
     if not data:
         return "—"
     return ", ".join(
-        f"{escape(str(k))}={escape(str(v))}" for k, v in list(data.items())[:VALUES_SHOWN]
+        f"{escape_clipped(str(k), VALUE_LIMIT)}={escape_clipped(str(v), VALUE_LIMIT)}"
+        for k, v in list(data.items())[:VALUES_SHOWN]
     )
 
 
@@ -120,7 +132,7 @@ def _result_lines(view: ApprovalView) -> list[str]:
     if view.verification:
         lines.append("*Re-check:* " + " · ".join(escape(v) for v in view.verification))
     if view.error:
-        lines.append(f"*Error:* {escape(clip(view.error, ERROR_LIMIT))}")
+        lines.append(f"*Error:* {escape_clipped(view.error, ERROR_LIMIT)}")
     return lines
 
 
@@ -143,4 +155,4 @@ def approval_card(view: ApprovalView) -> Message:
         blocks.append(
             ActionsBlock(block_id=ids.APPROVAL_BLOCK, elements=approval_buttons(fix, view.token))
         )
-    return Message(text=f"fix {fix.id} on {view.host}: {view.state}", blocks=blocks)
+    return Message(text=f"fix {fix.id} on {escape(view.host)}: {view.state}", blocks=blocks)

@@ -46,6 +46,23 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def escape_clipped(text: str, limit: int) -> str:
+    """``escape(text)`` cut to ``limit`` characters without splitting an entity (escaping
+    can make a text five times longer, so clipping first is not enough)."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    pieces: list[str] = []
+    size = 0
+    for char in text:
+        piece = escape(char)
+        if size + len(piece) > limit - 1:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return "".join(pieces) + "…"
+
+
 def mention(user: str) -> str:
     """A Slack user id as a mention; CLI users ("cli:alice") and "wsusbot" as written."""
     if user[:1] in ("U", "W") and user.isalnum():
@@ -83,9 +100,19 @@ class Message:
         }
 
 
-def refusal(text: str) -> Message:
-    return Message(text=text, blocks=[section(f":no_entry: {escape(text)}")])
+def refusal(text: str, channels: tuple[str, ...] = ()) -> Message:
+    """Why nothing ran; ``channels`` are named as channel links after the text."""
+    shown = escape_clipped(text, SECTION_LIMIT - 200)
+    if channels:
+        shown += " " + ", ".join(f"<#{channel_link(c)}>" for c in channels[:10])
+    return Message(text=shown, blocks=[section(f":no_entry: {shown}")])
 
 
 def notice(text: str) -> Message:
-    return Message(text=text, blocks=[section(escape(text))])
+    shown = escape_clipped(text, SECTION_LIMIT)
+    return Message(text=shown, blocks=[section(shown)])
+
+
+def channel_link(channel: str) -> str:
+    """A channel id fit for ``<#…>`` (ids are upper-case letters and digits)."""
+    return "".join(c for c in channel if c.isalnum())[:32]

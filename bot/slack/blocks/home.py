@@ -7,6 +7,8 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from bot.slack.blocks.common import (
     BLOCKS_PER_VIEW,
     EMOJI,
+    SECTION_LIMIT,
+    clip,
     context,
     escape,
     header,
@@ -14,8 +16,10 @@ from bot.slack.blocks.common import (
 )
 from bot.views import HomeView
 
-#: 20 hosts a section keeps each under Slack's 3,000 characters
+#: at most this many hosts a section (fewer when their lines are long)
 HOSTS_PER_SECTION = 20
+#: one host's line: its name, time and failing checks
+LINE_LIMIT = 600
 NO_ROLE_TEXT = "you need the viewer role to see host verdicts here"
 
 
@@ -24,7 +28,7 @@ def home_view_blocks(view: HomeView) -> list[Block]:
         return [section(f":no_entry: {escape(NO_ROLE_TEXT)}")]
     blocks: list[Block] = [
         header("WSUS self-update: latest verdicts"),
-        context("Latest check of each host. `/wsus check <host>` runs a new one."),
+        context("Latest check of each host. `/wsus check &lt;host&gt;` runs a new one."),
         DividerBlock(),
     ]
     if not view.rows:
@@ -36,11 +40,21 @@ def home_view_blocks(view: HomeView) -> list[Block]:
         + (f" · {escape(row.failing)}" if row.failing else "")
         for row in ordered
     ]
-    for start in range(0, len(lines), HOSTS_PER_SECTION):
-        if len(blocks) >= BLOCKS_PER_VIEW - 1:
-            blocks.append(context(f"… and {len(lines) - start} more hosts"))
-            break
-        blocks.append(section("\n".join(lines[start : start + HOSTS_PER_SECTION])))
+    # sections filled up to Slack's 3,000 characters, so no host is cut off unseen
+    chunk: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        line = clip(line, LINE_LIMIT)
+        if chunk and (size + len(line) + 1 > SECTION_LIMIT or len(chunk) >= HOSTS_PER_SECTION):
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) >= BLOCKS_PER_VIEW - 1:
+                blocks.append(context(f"… and {len(lines) - index} more hosts"))
+                return blocks
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
     return blocks
 
 

@@ -11,10 +11,12 @@ from bot.slack.blocks.common import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT_LIMIT,
     EMOJI,
+    SECTION_LIMIT,
     Message,
     clip,
     context,
     escape,
+    escape_clipped,
     header,
     mention,
     section,
@@ -26,14 +28,16 @@ from checks.seed import references
 
 #: evidence lines quoted per finding before "… and N more"
 EVIDENCE_SHOWN = 8
-EVIDENCE_LINE_LIMIT = 400
+EVIDENCE_LINE_LIMIT = 300
+SUMMARY_LIMIT = 600
+NEXT_STEP_LIMIT = 600
 #: Slack allows 25 elements in an actions block
 BUTTONS_PER_BLOCK = 25
 
 
 def checking(view: Checking) -> Message:
     return Message(
-        text=f"checking {view.host}…",
+        text=f"checking {escape(view.host)}…",
         blocks=[
             section(f":hourglass_flowing_sand: checking *{escape(view.host)}*…"),
             context(f"asked by {mention(view.user)}"),
@@ -57,28 +61,41 @@ def source_line(sections: Sequence[str]) -> str | None:
 
 
 def finding_text(finding: Finding, seeds: Sequence[str]) -> str:
-    lines = [f"{EMOJI[finding.status]} *{finding.check}* — {escape(finding.summary)}"]
-    lines += [
-        f"• {escape(clip(item, EVIDENCE_LINE_LIMIT))}" for item in finding.evidence[:EVIDENCE_SHOWN]
-    ]
-    if len(finding.evidence) > EVIDENCE_SHOWN:
-        lines.append(f"• … and {len(finding.evidence) - EVIDENCE_SHOWN} more")
+    """One finding as mrkdwn within a section's 3,000 characters: the summary, the next
+    step and the source always whole; the evidence fills what room is left."""
+    head = f"{EMOJI[finding.status]} *{escape(finding.check)}* — " + escape_clipped(
+        finding.summary, SUMMARY_LIMIT
+    )
+    tail = []
     if finding.next_step:
-        lines.append(f"_Next:_ {escape(finding.next_step)}")
+        tail.append("_Next:_ " + escape_clipped(finding.next_step, NEXT_STEP_LIMIT))
     source = source_line(seeds)
     if source:
-        lines.append(source)
-    return "\n".join(lines)
+        tail.append(source)
+    # room for the lines, their newlines and an "… and N more" line
+    room = SECTION_LIMIT - len(head) - sum(len(t) + 1 for t in tail) - 40
+    lines = [head]
+    shown = 0
+    for item in finding.evidence[:EVIDENCE_SHOWN]:
+        line = "• " + escape_clipped(item, EVIDENCE_LINE_LIMIT)
+        if len(line) + 1 > room:
+            break
+        lines.append(line)
+        room -= len(line) + 1
+        shown += 1
+    if len(finding.evidence) > shown:
+        lines.append(f"• … and {len(finding.evidence) - shown} more")
+    return "\n".join(lines + tail)
 
 
 def _unreachable_section(report: Report) -> Block:
     if not report.findings:
-        return section(f"host could not be read ({report.unreachable_reason})")
+        return section(f"host could not be read ({escape(report.unreachable_reason or '')})")
     first = report.findings[0]
     evidence = first.evidence[0] if first.evidence else ""
     return section(
-        f":electric_plug: *host could not be read ({report.unreachable_reason})*\n"
-        f"{escape(evidence)}\n_Next:_ {escape(first.next_step or '')}"
+        f":electric_plug: *host could not be read ({escape(report.unreachable_reason or '')})*\n"
+        f"{escape_clipped(evidence, 2000)}\n_Next:_ {escape_clipped(first.next_step or '', 600)}"
     )
 
 
@@ -116,7 +133,7 @@ def report_message(view: ReportView) -> Message:
             )
         )
     blocks.append(context("Details of every check are in the thread."))
-    return Message(text=f"{title} ({counts_line(report)})", blocks=blocks)
+    return Message(text=f"{escape(title)} ({counts_line(report)})", blocks=blocks)
 
 
 def fix_request_button(button: FixButton) -> ButtonElement:
@@ -136,7 +153,8 @@ def report_details(view: ReportDetails) -> list[Message]:
     ]
     messages = [
         Message(
-            text=f"details for {report.host}", blocks=blocks[start : start + BLOCKS_PER_MESSAGE]
+            text=f"details for {escape(report.host)}",
+            blocks=blocks[start : start + BLOCKS_PER_MESSAGE],
         )
         for start in range(0, len(blocks), BLOCKS_PER_MESSAGE)
     ]
@@ -151,7 +169,7 @@ def help_message(usage: str) -> Message:
             section(
                 "I check WSUS servers and clients whose Automatic Updates agent does not "
                 "self-update, following Microsoft's troubleshooting procedure, and offer "
-                "fixes that a second person approves.\n\n" + usage.replace(" · ", "\n")
+                "fixes that a second person approves.\n\n" + escape(usage).replace(" · ", "\n")
             ),
         ],
     )
@@ -179,7 +197,7 @@ def catalogue_message(checks: Sequence[Check]) -> Message:  # type: ignore[type-
 def history_message(view: HistoryView) -> Message:
     if not view.rows:
         return Message(
-            text=f"no checks of {view.host} yet",
+            text=f"no checks of {escape(view.host)} yet",
             blocks=[section(f"No checks of *{escape(view.host)}* recorded yet.")],
         )
     lines = [
@@ -188,6 +206,6 @@ def history_message(view: HistoryView) -> Message:
         for row in view.rows
     ]
     return Message(
-        text=f"history of {view.host}",
+        text=f"history of {escape(view.host)}",
         blocks=[header(f"history of {view.host}"), section("\n".join(lines))],
     )

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.slack import ids
+from bot.slack.blocks.common import refusal as refusal_message
 from bot.slack.listeners.payloads import clicked
 from bot.usecases.approvals.decide import Decision, decide
 from bot.usecases.approvals.request import request_fix
@@ -36,7 +37,11 @@ def register(app: App, ctx: BotContext) -> None:
             token_value=click.value,
         )
         if refusal:
-            respond(response_type="ephemeral", replace_original=False, text=refusal)
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                **refusal_message(refusal).as_kwargs(),
+            )
 
     @app.action(ids.APPROVAL_PATTERN)
     def approval(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -50,4 +55,8 @@ def register(app: App, ctx: BotContext) -> None:
             token_value=click.value,
         )
         if refusal:
-            respond(response_type="ephemeral", replace_original=False, text=refusal)
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                **refusal_message(refusal).as_kwargs(),
+            )

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.commands import USAGE, SlashCommand, parse
+from bot.slack.blocks.common import refusal as refusal_message
 from bot.slack.blocks.report import catalogue_message, help_message, history_message
 from bot.store.audit import AuditAction
 from bot.usecases.check import authorize_check, history, refuse, resolve, start_check
@@ -30,7 +31,7 @@ def register(app: App, ctx: BotContext) -> None:
             parsed = parse(command.get("text"))
         except UsageError as exc:
             refuse(ctx, user, str(exc), action=AuditAction.CHECK_REFUSED)
-            ack(response_type="ephemeral", text=str(exc))
+            ack(response_type="ephemeral", **refusal_message(str(exc)).as_kwargs())
             return
         handle(
             ctx,
@@ -58,7 +59,9 @@ def handle(
         return
     refusal = authorize_check(ctx, user, channel)
     if refusal is not None:
-        ack(response_type="ephemeral", text=refusal.text)
+        ack(
+            response_type="ephemeral", **refusal_message(refusal.text, refusal.channels).as_kwargs()
+        )
         return
     if parsed.verb == "checks":
         ack(response_type="ephemeral", **catalogue_message(ctx.services.registry.all()).as_kwargs())
@@ -67,14 +70,14 @@ def handle(
         ack(response_type="ephemeral", text="building the digest…")
 
         def tell_user(text: str) -> None:
-            respond(response_type="ephemeral", text=text)
+            respond(response_type="ephemeral", **refusal_message(text).as_kwargs())
 
         post_digest_now(ctx, user=user, channel=channel, tell_user=tell_user)
         return
     assert parsed.host is not None
     target = resolve(ctx, user, parsed.host)
     if isinstance(target, Refusal):
-        ack(response_type="ephemeral", text=target.text)
+        ack(response_type="ephemeral", **refusal_message(target.text).as_kwargs())
         return
     if parsed.verb == "history":
         ack()
@@ -94,4 +97,4 @@ def handle(
     ack()
     started = start_check(ctx, user=user, channel=channel, target=target)
     if isinstance(started, Refusal):
-        respond(response_type="ephemeral", text=started.text)
+        respond(response_type="ephemeral", **refusal_message(started.text).as_kwargs())

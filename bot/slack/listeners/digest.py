@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.slack import ids
+from bot.slack.blocks.common import refusal as refusal_message
 from bot.slack.listeners.payloads import clicked
 from bot.usecases.context import BotContext
 from bot.usecases.digest import check_clicked
@@ -26,4 +27,8 @@ def handle_click(ctx: BotContext, body: dict[str, Any], respond: Respond) -> Non
         ctx, user=click.user, channel=click.channel, token=click.value, message_ts=click.message_ts
     )
     if isinstance(result, Refusal):
-        respond(response_type="ephemeral", replace_original=False, text=result.text)
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            **refusal_message(result.text, result.channels).as_kwargs(),
+        )

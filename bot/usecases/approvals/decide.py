@@ -74,6 +74,8 @@ def _deny(ctx: BotContext, user: str, approval: ApprovalRecord) -> str | None:
         return refuse_fix(
             ctx, user, "only an approver (or the requester) can deny this fix", **about(approval)
         )
+    if approval.expires_at <= ctx.now() and expire(ctx, approval):
+        return refuse_fix(ctx, user, "this request had already expired", **about(approval))
     if not _decide_once(ctx, user, approval, State.DENIED, AuditAction.FIX_DENIED, "denied"):
         return already(ctx, approval.id)
     update_card(ctx, reload(ctx, approval.id))
@@ -89,6 +91,11 @@ def _mark_done(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMet
             user,
             "you need the operator or approver role to mark a runbook done",
             **about(approval),
+        )
+    if approval.expires_at <= ctx.now():
+        expire(ctx, approval)
+        return refuse_fix(
+            ctx, user, "this request has expired; request the fix again", **about(approval)
         )
     if not _decide_once(
         ctx,

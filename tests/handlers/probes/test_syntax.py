@@ -60,7 +60,7 @@ def test_every_probe_has_a_file() -> None:
 
 
 def test_every_script_file_is_a_probe_and_libraries_are_modules() -> None:
-    # DESIGN.md: every .ps1 starts "# wsusbot-probe: <name> v<N>"; shared code is .psm1
+    # docs/probes.md: every .ps1 starts "# wsusbot-probe: <name> v<N>"; shared code is .psm1
     for filename in PS1_FILES:
         text = resources.files("handlers.probes").joinpath(filename).read_text(encoding="utf-8")
         assert text.startswith(f"# wsusbot-probe: {filename[:-4]} v"), filename
