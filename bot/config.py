@@ -93,6 +93,18 @@ class RunnerConfig(Section):
     host_deadline_s: float = Field(60.0, gt=0, le=3600)
     http_timeout_s: float = Field(10.0, gt=0, le=300)
     iis_log_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    #: the bot's own source addresses as a WSUS server's IIS log sees them (its HTTP
+    #: probes); left out of server.iis_log_errors and the digest (docs/config.md)
+    bot_source_addresses: tuple[str, ...] = ()
+
+    @field_validator("bot_source_addresses")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for address in value:
+            ipaddress.ip_address(address.split("%", 1)[0])  # ValueError names the value
+        return value
 
 
 class ThresholdsConfig(Section):
@@ -289,17 +301,19 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     source = "environment"
     if path is not None:
         source = str(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        raw = _read_config_bytes(path)
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        _resolve_relative(data, path.resolve().parent)
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply to be a wsusbot configuration") from None
+        try:
+            _resolve_relative(data, path.resolve().parent)
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply to be a wsusbot configuration") from None
     for var, (section, key) in ENV_OVERRIDES.items():
         value = environ.get(var)
         if not value and environ.get(f"{var}_FILE"):
@@ -314,4 +328,24 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a wsusbot configuration") from None
     return settings.model_copy(update={"source": path})
+
+
+#: a configuration larger than this is refused unread (a wrong path, /dev/zero, a log)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def _read_config_bytes(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; "
+            "that is not a wsusbot configuration"
+        )
+    return raw

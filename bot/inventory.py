@@ -15,7 +15,9 @@ from bot.config import ClientEntry, HostOverrides, PatternEntry, ServerEntry, Se
 from checks.errors import UnknownHostError, UsageError
 from handlers.target import HostTarget
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+#: an IPv6 zone id is made of RFC 3986 unreserved characters only (RFC 6874, section 2)
+_ZONE_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}", re.ASCII)
 MAX_HOST_LENGTH = 253
 
 
@@ -27,6 +29,12 @@ def validate_host_argument(text: str) -> str:
         raise UsageError("no host given; type a host name from the inventory, e.g. wsus01")
     if len(candidate) > MAX_HOST_LENGTH:
         raise UsageError(f"host name is {len(candidate)} characters; the limit is 253")
+    address, percent, zone = candidate.partition("%")
+    if percent and not (_ZONE_ID.fullmatch(zone) and ":" in address):
+        raise UsageError(
+            f"{shown!r} is not a host name or IP address (an IPv6 zone id after '%' is letters, "
+            "digits, '-', '.', '_' and '~' only)"
+        )
     try:
         ipaddress.ip_address(candidate)
     except ValueError:
@@ -34,7 +42,7 @@ def validate_host_argument(text: str) -> str:
     else:
         return candidate
     labels = candidate.rstrip(".").split(".")
-    if not all(_LABEL.match(label) for label in labels):
+    if not all(_LABEL.fullmatch(label) for label in labels):
         raise UsageError(
             f"{shown!r} is not a host name or IP address (letters, digits, '-' and '.' only)"
         )

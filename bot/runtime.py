@@ -108,7 +108,7 @@ class BotRuntime:
             ctx, client, signing_secret=secrets.signing_secret if self.mode == "http" else None
         )
         # restart safety: approvals a crash left mid-flight become "interrupted"
-        recover_after_restart(ctx)
+        recover_after_restart(ctx, at_startup=True)
         if self.mode == "socket":
             assert secrets.app_token is not None
             self._socket = SocketModeRunner(app, secrets.app_token.reveal()).start()

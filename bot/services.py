@@ -19,11 +19,12 @@ from bot.inventory import Inventory
 from bot.secrets import Secret, read_secret
 from bot.store.approvals import ApprovalStore
 from bot.store.audit import AuditLog
+from bot.store.check_posts import CheckPostStore
 from bot.store.db import Database
 from bot.store.digests import DigestStore
 from bot.store.runs import MarkerStore, RunStore
 from bot.store.tokens import TokenStore
-from checks.model import Thresholds
+from checks.model import LogScope, Thresholds
 from checks.registry import Registry, default_registry
 from handlers.collector import CollectSettings, CursorSource, LiveCollector, ServerEndpoints
 from handlers.http import HttpProber
@@ -54,6 +55,7 @@ class Services:
     tokens: TokenStore = field(init=False)
     approvals: ApprovalStore = field(init=False)
     digests: DigestStore = field(init=False)
+    check_posts: CheckPostStore = field(init=False)
     thresholds: Thresholds = field(init=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +67,7 @@ class Services:
         self.tokens = TokenStore(self.db)
         self.approvals = ApprovalStore(self.db)
         self.digests = DigestStore(self.db)
+        self.check_posts = CheckPostStore(self.db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> Services:
@@ -147,9 +150,24 @@ class Services:
                     thresholds=self.thresholds,
                     concurrency=runner_cfg.concurrency,
                     host_deadline_s=runner_cfg.host_deadline_s,
+                    log_scope=self.log_scope,
                 )
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def log_scope(self, target: HostTarget) -> LogScope:
+        """What of a server's IIS log is current: not the bot's own probe requests
+        (``[runner] bot_source_addresses``), not failures before the server's last fix
+        whose re-check passed. Reads the store (call it off the event loop)."""
+        return LogScope(
+            ignored_client_ips=frozenset(self.settings.runner.bot_source_addresses),
+            resolved_at=self.digests.last_verified_fix(target.name),
+        )
+
+    @property
+    def single_process(self) -> bool:
+        """SQLite is one process: after a restart, nothing of the old one still runs."""
+        return self.db.dialect == "sqlite"
 
     def close(self) -> None:
         self.db.dispose()

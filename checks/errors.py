@@ -43,6 +43,8 @@ class CollectionError(WsusbotError):
     def __init__(self, message: str, *, host: str | None = None) -> None:
         super().__init__(message)
         self.host = host
+        #: True once the command reached the host: for a fix, whether it ran is unknown
+        self.delivered = False
 
 
 class HostUnreachableError(CollectionError):
@@ -79,6 +81,10 @@ class RemoteError(CollectionError):
 
     reason = "remote_error"
     next_step = "The probe failed on the host: see the evidence for the PowerShell error."
+
+
+class ProbeFailedError(RemoteError):
+    """The probe ran and exited non-zero: the host itself says it failed."""
 
 
 class BadOutputError(CollectionError):

@@ -82,6 +82,17 @@ class Policy(Fact):
     AUOptions: int | None = None
     TargetGroup: str | None = None
     TargetGroupEnabled: int | None = None
+    #: extension (Windows 10/11): policies that decide whether scans go to WSUS or to
+    #: Windows Update ("dual scan"); all DWORDs in the WindowsUpdate key
+    DisableDualScan: int | None = None
+    DeferQualityUpdates: int | None = None
+    DeferFeatureUpdates: int | None = None
+    SetPolicyDrivenUpdateSourceForQualityUpdates: int | None = None
+    SetPolicyDrivenUpdateSourceForFeatureUpdates: int | None = None
+    DoNotConnectToWindowsUpdateInternetLocations: int | None = None
+    #: extension: AU\UseUpdateClassPolicySource (DWORD); the SetPolicyDrivenUpdateSource*
+    #: values take effect only when it is 1 (Group Policy writes it; a registry edit must)
+    UseUpdateClassPolicySource: int | None = None
 
 
 class AuState(Fact):
@@ -92,6 +103,8 @@ class AuState(Fact):
     DetectionStartTime: str | None = None
     last_search_success: str | None = None
     reboot_required: bool | None = None
+    #: extension: the Control Panel setting (same key, not the policy): 1 = turned off
+    AUOptions: int | None = None
 
 
 class ClientServices(Fact):
@@ -103,6 +116,9 @@ class LogFile(Fact):
     path: str | None = None
     exists: bool | None = None
     tail: list[str] | None = None
+    #: extension: the host's UTC offset in minutes when the tail was read (local = UTC +
+    #: offset); WindowsUpdate.log timestamps are host-local
+    utc_offset_minutes: int | None = None
 
 
 class UrlLog(Fact):
@@ -111,9 +127,31 @@ class UrlLog(Fact):
     pingback_cached: bool | None = None
 
 
+class UpdateEvent(Fact):
+    """One event of the Windows Update client's operational log."""
+
+    #: ISO-8601 UTC
+    time: str | None = None
+    id: int | None = None
+    #: ``Error``, ``Warning``, ``Information``
+    level: str | None = None
+    message: str | None = None
+
+
+class UpdateEvents(Fact):
+    """Extension (Windows 10 / Server 2016 and later, where WindowsUpdate.log is an ETW
+    stub): ``Microsoft-Windows-WindowsUpdateClient/Operational`` via Get-WinEvent."""
+
+    log: str | None = None
+    #: False when the log does not exist on the host (older Windows) or cannot be read
+    available: bool | None = None
+    events: list[UpdateEvent] | None = None
+
+
 class ClientLogs(Fact):
     windowsupdate_log: LogFile | None = None
     urllog_dat: UrlLog | None = None
+    windowsupdate_events: UpdateEvents | None = None
 
 
 class ProxyInfo(Fact):
@@ -165,9 +203,21 @@ class VirtualDir(Fact):
     anonymous_auth: bool | None = None
 
 
+class ManagedPath(Fact):
+    """A SharePoint managed path of the site: ``explicit`` or ``wildcard`` inclusions
+    (every version), ``exclusion`` (WSS 2.0 only)."""
+
+    path: str | None = None
+    kind: str | None = None
+
+
 class SharePointInfo(Fact):
     present: bool | None = None
     excluded_paths: list[str] | None = None
+    #: extension: the product version (``6.0.2.x`` WSS 2.0, ``12.0.x`` WSS 3.0 / MOSS 2007,
+    #: ``14.0`` 2010, ``15.0`` 2013, ``16.0`` 2016+)
+    version: str | None = None
+    managed_paths: list[ManagedPath] | None = None
 
 
 class Site(Fact):
@@ -184,6 +234,10 @@ class Site(Fact):
 class AppPool(Fact):
     name: str | None = None
     state: str | None = None
+    #: extension: recycling.periodicRestart.privateMemory in KB (0 = no limit)
+    private_memory_kb: int | None = None
+    #: extension: the pool's request queue length (queueLength)
+    queue_length: int | None = None
 
 
 class IisInfo(Fact):
@@ -276,6 +330,16 @@ def decode_text(raw: bytes) -> str:
                 return raw[len(bom) :].decode(codec)
             except UnicodeDecodeError as exc:
                 raise FactsError(f"facts document is not valid {codec}: {exc.reason}") from exc
+    guessed = _bomless_utf16(raw)
+    if guessed is not None:
+        # JSON is ASCII-heavy: UTF-16 shows as a zero byte in every other position
+        try:
+            return raw.decode(guessed)
+        except UnicodeDecodeError as exc:
+            raise FactsError(
+                f"facts document looks like {guessed} without a byte-order mark but does not "
+                f"decode as it ({exc.reason} at byte {exc.start}); save it as UTF-8"
+            ) from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -283,6 +347,23 @@ def decode_text(raw: bytes) -> str:
             f"facts document is not UTF-8 (byte {exc.start}: {exc.reason}); "
             "save it as UTF-8 or UTF-16 with a byte-order mark"
         ) from exc
+
+
+def _bomless_utf16(raw: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when the first bytes have zeros in one parity only."""
+    head = raw[:256]
+    if len(head) < 4 or len(head) % 2:
+        head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    even = head[0::2].count(0)
+    odd = head[1::2].count(0)
+    half = len(head) // 2
+    if odd >= half * 0.6 and even <= half * 0.1:
+        return "utf-16-le"
+    if even >= half * 0.6 and odd <= half * 0.1:
+        return "utf-16-be"
+    return None
 
 
 def load_json(text: str) -> Any:

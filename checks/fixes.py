@@ -93,19 +93,34 @@ FIXES: tuple[FixMeta, ...] = (
     FixMeta(
         id="server.sharepoint_exclude_paths",
         role="server",
-        title="Exclude the self-update paths from SharePoint",
+        title="Keep SharePoint off the self-update paths",
         risk=Risk.MANUAL,
         rights="SharePoint farm administrator",
         changes=(
-            "SharePoint managed-path exclusions for /iuident.cab, /wutrack.bin, "
+            "WSS 2.0: managed-path exclusions for /iuident.cab, /wutrack.bin, "
             "/clientwebservice and /Selfupdate",
+            "WSS 3.0 / MOSS 2007 and later: removes the managed-path inclusion that claims a "
+            "self-update path (those versions have no exclusions), or moves SharePoint off "
+            "the port-80 site",
         ),
         verified_by=("server.sharepoint_conflict",),
+        # WSS 2.0 has included and excluded paths (Managing Paths (WSS 2.0),
+        # https://learn.microsoft.com/en-us/previous-versions/tn-archive/cc287929(v=office.12));
+        # from WSS 3.0 addpath takes explicit or wildcard inclusions only
+        # (https://learn.microsoft.com/en-us/previous-versions/office/sharepoint-2007-products-and-technologies/cc288781(v=office.12))
+        # and IIS vdirs/files are excluded automatically (SPPrefixType.Exclusion obsolete,
+        # https://learn.microsoft.com/en-us/previous-versions/office/developer/sharepoint-services/ms464544(v=office.12))
         runbook=(
-            "SharePoint Central Administration > Define managed paths for the web "
-            "application on port 80.",
-            "Add excluded paths: /iuident.cab, /wutrack.bin, /clientwebservice, /Selfupdate.",
-            "Allow anonymous access on those paths (IIS Authentication > Anonymous).",
+            "WSS 2.0 (version 6.0.x): for each of /iuident.cab, /wutrack.bin, "
+            "/clientwebservice, /Selfupdate run stsadm -o addpath -url "
+            "http://<server>/<path> -type exclusion (e.g. -url http://server/Selfupdate).",
+            "WSS 3.0 / MOSS 2007 and later (12.0+): there are no excluded paths. List the "
+            "inclusions (stsadm -o enummanagedpaths -url http://<server>, or "
+            "Get-SPManagedPath -WebApplication http://<server> on 2010+) and delete the one "
+            "that claims a self-update path (stsadm -o deletepath -url http://<server>/<path>, "
+            "or Remove-SPManagedPath), or move SharePoint to another IIS site or port.",
+            "Allow anonymous access on the site root, ClientWebService and Selfupdate (IIS "
+            "Authentication > Anonymous).",
             "iisreset, then press 'Mark done' to re-check.",
         ),
     ),
@@ -123,6 +138,35 @@ FIXES: tuple[FixMeta, ...] = (
         verified_by=("server.services",),
         runbook=("net start W3SVC", "net start WsusService", "appcmd start apppool WsusPool"),
         probe="fix_start_services",
+    ),
+    FixMeta(
+        id="server.raise_wsuspool_memory",
+        # dotted paths only (list entries cannot be named); the card's "before" comes
+        # from the fix result
+        card_facts=("wsus.version", "iis.version"),
+        role="server",
+        title="Raise the WsusPool private memory limit and queue length",
+        risk=Risk.MEDIUM,
+        rights=_LOCAL_ADMIN + "; IIS configuration write",
+        changes=(
+            "WsusPool recycling/periodicRestart privateMemory = 7372800 KB (four times the "
+            "1843200 KB WSUS default)",
+            "WsusPool queueLength = 2000 (only when it is lower)",
+            "recycles WsusPool (clients in the middle of a scan retry)",
+        ),
+        verified_by=("server.wsuspool", "server.clientwebservice_http"),
+        # Microsoft (ConfigMgr "Plan for software updates"): "Increase the WsusPool Private
+        # Memory limit x4 times, or set to 0 (unlimited)", quoted in
+        # https://github.com/MicrosoftDocs/SCCMdocs/issues/519; 1843200 KB default and the
+        # 2000 queue length: third-party (checks/server/wsuspool.py)
+        runbook=(
+            "IIS Manager > Application Pools > WsusPool > Advanced Settings: Recycling > "
+            "Private Memory Limit (KB) = 7372800 (or 0), Queue Length = 2000.",
+            "or: %windir%\\system32\\inetsrv\\appcmd set apppool WsusPool "
+            "/recycling.periodicRestart.privateMemory:7372800 /queueLength:2000",
+            "Recycle WsusPool, then re-check.",
+        ),
+        probe="fix_raise_wsuspool_memory",
     ),
     FixMeta(
         id="client.set_wsus_policy",
@@ -155,6 +199,40 @@ FIXES: tuple[FixMeta, ...] = (
         params_from_inventory=(("wsus_url", "wsus_url"), ("status_url", "wsus_url")),
         caveat="Domain Group Policy overwrites these values at the next refresh unless the "
         "GPO is fixed too.",
+    ),
+    FixMeta(
+        id="client.enable_automatic_updates",
+        card_facts=(
+            "policy.NoAutoUpdate",
+            "policy.AUOptions",
+            "au.AUOptions",
+            "services.wuauserv.state",
+        ),
+        role="client",
+        title="Turn Automatic Updates back on",
+        risk=Risk.MEDIUM,
+        rights=_LOCAL_ADMIN,
+        changes=(
+            "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU: "
+            "NoAutoUpdate removed if 1, AUOptions removed if 1 (disabled)",
+            "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update: "
+            "AUOptions = 3 (download automatically, notify to install) if it was 1 (off in "
+            "Control Panel)",
+            "restarts wuauserv if it was running (it reads these settings when it starts)",
+        ),
+        verified_by=("client.au_enabled",),
+        runbook=(
+            "Prefer the GPO: Windows Update > Configure Automatic Updates = Enabled (2, 3 or "
+            "4), then gpupdate /force.",
+            "Without a policy: Control Panel > Automatic Updates > 'Download updates for me, "
+            "but let me choose when to install them'.",
+            "net stop wuauserv && net start wuauserv; if AUState is 7, reset it too "
+            "(client.reset_au_state).",
+        ),
+        probe="fix_enable_automatic_updates",
+        caveat="Domain Group Policy writes NoAutoUpdate / AUOptions back at the next refresh "
+        "unless the GPO is fixed too; AUOptions 3 downloads updates but installs none "
+        "without a person.",
     ),
     FixMeta(
         id="client.reset_au_state",

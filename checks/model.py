@@ -55,6 +55,16 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class LogScope:
+    """What of a server's IIS log is current (``server.iis_log_errors``)."""
+
+    #: client addresses to leave out: the bot's own (its HTTP probes are not a client)
+    ignored_client_ips: frozenset[str] = frozenset()
+    #: when a fix's re-check last passed on this server: failures before it are history
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckContext:
     """Everything a check may know besides the facts. No I/O hides behind it."""
 
@@ -64,6 +74,8 @@ class CheckContext:
     expected_wsus_url: str | None = None
     #: the facts of the same host from its previous check run, if any
     previous: ClientFacts | ServerFacts | None = None
+    #: the IIS log scope of a server (ignored addresses, last verified fix)
+    log_scope: LogScope = field(default_factory=LogScope)
 
 
 @dataclass(frozen=True, slots=True)

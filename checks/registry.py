@@ -18,6 +18,7 @@ from checks.client import legacy_sus_server as client_legacy_sus_server
 from checks.client import policy_use_wuserver as client_policy_use_wuserver
 from checks.client import policy_wuserver as client_policy_wuserver
 from checks.client import proxy as client_proxy
+from checks.client import scan_source as client_scan_source
 from checks.client import selfupdate_reachable as client_selfupdate_reachable
 from checks.client import services as client_services
 from checks.client import update_log_errors as client_update_log_errors
@@ -33,6 +34,8 @@ from checks.server import selfupdate_vdir as server_selfupdate_vdir
 from checks.server import services as server_services
 from checks.server import sharepoint_conflict as server_sharepoint_conflict
 from checks.server import stale_clients as server_stale_clients
+from checks.server import wsus_binding as server_wsus_binding
+from checks.server import wsuspool as server_wsuspool
 
 #: a check of either role; the registry pairs each with facts of its own role
 AnyCheck = Check[Any]
@@ -87,14 +90,17 @@ def default_registry() -> Registry:
             server_selfupdate_vdir.CHECK,
             server_selfupdate_http.CHECK,
             server_clientwebservice_http.CHECK,
+            server_wsus_binding.CHECK,
             server_anonymous_auth.CHECK,
             server_sharepoint_conflict.CHECK,
             server_iis_log_errors.CHECK,
             server_services.CHECK,
+            server_wsuspool.CHECK,
             server_stale_clients.CHECK,
             client_agent_version.CHECK,
             client_policy_wuserver.CHECK,
             client_policy_use_wuserver.CHECK,
+            client_scan_source.CHECK,
             client_legacy_sus_server.CHECK,
             client_au_enabled.CHECK,
             client_services.CHECK,

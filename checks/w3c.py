@@ -73,6 +73,9 @@ class ParseStats:
     filtered: int = 0
     #: records kept although a value outside the key fields held undecodable bytes
     replaced: int = 0
+    #: ``#Fields:`` directives naming at least one field: 0 means the input was never a
+    #: W3C log with a layout (every data line is then skipped as ``no_fields``)
+    layouts: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -86,6 +89,7 @@ class ParseStats:
         self.requests += other.requests
         self.filtered += other.filtered
         self.replaced += other.replaced
+        self.layouts += other.layouts
         self.skipped.update(other.skipped)
 
 
@@ -194,6 +198,12 @@ def _number(parts: list[str], index: int) -> int | None:
 
 
 def _timestamp(date: str, time: str) -> datetime:
+    # W3C extended `date`/`time` are UTC whatever the rollover setting: "Regardless of the
+    # setting, the time stamp for each W3C Extended Logging log record is UTC-based"
+    # (LogFileLocaltimeRollover, IIS 6.0 SDK,
+    # https://learn.microsoft.com/en-us/previous-versions/iis/6.0-sdk/ms525891(v=vs.90));
+    # HTTP Server API W3C logging: `time` is "Coordinated Universal Time (UTC)"
+    # (https://learn.microsoft.com/windows/desktop/Http/w3c-logging)
     try:
         return datetime.fromisoformat(f"{date}T{time}+00:00")
     except ValueError:
@@ -238,6 +248,7 @@ def _directive(line: str, state: _State, stats: ParseStats) -> None:
         names = tuple(value.lower().split())
         if names:
             state.layout = _Layout(names)
+            stats.layouts += 1
         else:
             state.layout = None
             stats.skipped[SkipReason.BAD_DIRECTIVE] += 1

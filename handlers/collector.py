@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from checks.errors import BadOutputError, FactsError, RemoteError
+from checks.errors import BadOutputError, FactsError, ProbeFailedError
 from checks.facts import (
     BUNDLE,
     CLIENT_FACTS,
@@ -64,7 +64,7 @@ def _host_of(url: str | None) -> str | None:
 def decode_probe_output(host: str, result: ScriptResult) -> Any:
     if result.exit_code != 0:
         message = _clean_stderr(result.stderr) or f"exit code {result.exit_code}"
-        raise RemoteError(f"{host}: the probe failed on the host: {message}", host=host)
+        raise ProbeFailedError(f"{host}: the probe failed on the host: {message}", host=host)
     try:
         text = decode_text(result.stdout).strip()
         if not text:

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.errors import BadOutputError, FixError
+from checks.errors import BadOutputError, CollectionError, FixError, ProbeFailedError
 from checks.fixes import FixMeta
 from handlers.collector import PasswordSource, decode_probe_output
 from handlers.probes import compose
@@ -94,4 +94,10 @@ class FixRunner:
                 retry_connect=False,
             ),
         )
-        return parse_fix_result(target.name, fix, decode_probe_output(target.name, result))
+        try:
+            return parse_fix_result(target.name, fix, decode_probe_output(target.name, result))
+        except CollectionError as exc:
+            # the probe ran; only a non-zero exit is the host's own word that it failed
+            if not isinstance(exc, ProbeFailedError):
+                exc.delivered = True
+            raise

@@ -92,11 +92,28 @@ class HttpProber:
 
 
 def server_probe_urls(wsus_url: str | None, selfupdate_url: str | None) -> list[str]:
-    """The bot-side probes docs/catalogue.md names for a server (docs/probes.md)."""
+    """The bot-side probes docs/catalogue.md names for a server (docs/probes.md).
+
+    Which of them a server must answer depends on its WSUS version, which is not known
+    until its facts arrive (they are collected at the same time), so the bot asks for all
+    of them and ``server.selfupdate_http`` judges the ones that version serves:
+
+    - ``<selfupdate_url>/selfupdate/wuident.cab`` and ``<selfupdate_url>/iuident.cab``: the
+      port-80 self-update tree of WSUS 2.0 / 3.x (Cc708554 §4 and §7; dd939801 tests
+      http://<server>/selfupdate/wuident.cab);
+    - ``<wsus_url>/ClientWebService/client.asmx``;
+    - ``<wsus_url>/selfupdate/wuident.cab`` when the WSUS site is not the port-80 URL: the
+      self-update directory on the WSUS port ([MS-WUSP] 2.1 commonPort,
+      https://msdn.microsoft.com/en-us/library/cc251951.aspx), the only copy the WSUS role of
+      Windows Server 2012+ is required to serve (catalogue D8).
+    """
     urls: list[str] = []
-    if selfupdate_url:
-        base = selfupdate_url.rstrip("/")
+    base = selfupdate_url.rstrip("/") if selfupdate_url else None
+    if base:
         urls += [f"{base}/selfupdate/wuident.cab", f"{base}/iuident.cab"]
     if wsus_url:
-        urls.append(f"{wsus_url.rstrip('/')}/ClientWebService/client.asmx")
+        wsus = wsus_url.rstrip("/")
+        urls.append(f"{wsus}/ClientWebService/client.asmx")
+        if base is None or wsus.lower() != base.lower():
+            urls.append(f"{wsus}/selfupdate/wuident.cab")
     return urls

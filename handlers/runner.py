@@ -23,7 +23,7 @@ from checks.errors import (
 )
 from checks.evaluation import evaluate_facts, unreachable_report
 from checks.facts import ClientFacts, HostFacts, dump, parse_host_facts, role_of
-from checks.model import CheckContext, Thresholds
+from checks.model import CheckContext, LogScope, Thresholds
 from checks.registry import Registry
 from checks.report import Report
 from handlers.target import HostTarget
@@ -42,6 +42,8 @@ class History(Protocol):
 
 
 Clock = Callable[[], datetime]
+#: a server's IIS log scope (bot addresses, last verified fix); may read the store
+LogScopeSource = Callable[[HostTarget], LogScope]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Runner:
         thresholds: Thresholds | None = None,
         concurrency: int = 16,
         host_deadline_s: float = 60.0,
+        log_scope: LogScopeSource | None = None,
     ) -> None:
         self._registry = registry
         self._collector = collector
@@ -71,6 +74,7 @@ class Runner:
         self._thresholds = thresholds or Thresholds()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._deadline_s = host_deadline_s
+        self._log_scope = log_scope
 
     async def check(
         self, target: HostTarget, requested_by: str, *, record: bool = True
@@ -125,6 +129,7 @@ class Runner:
             thresholds=self._thresholds,
             expected_wsus_url=target.wsus_url if isinstance(facts, ClientFacts) else None,
             previous=previous,
+            log_scope=await self._scope(target, facts),
         )
         report = evaluate_facts(self._registry, target.name, facts, ctx, started_at=started)
         return await self._finish(target, report, facts, requested_by, record)
@@ -141,6 +146,11 @@ class Runner:
             started_at=started,
             finished_at=self._clock(),
         )
+
+    async def _scope(self, target: HostTarget, facts: HostFacts) -> LogScope:
+        if self._log_scope is None or isinstance(facts, ClientFacts):
+            return LogScope()
+        return await asyncio.to_thread(self._log_scope, target)
 
     async def _previous(self, target: HostTarget) -> dict[str, Any] | None:
         if self._history is None:

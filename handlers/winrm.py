@@ -159,15 +159,23 @@ class WinrmClient:
         with _translated(target.name, password, stage="connect"):
             shell_id: str = protocol.open_shell(codepage=65001)
         try:
-            with _translated(target.name, password, stage="run"):
+            with _translated(target.name, password, stage="start"):
                 command_id = protocol.run_command(
                     shell_id, compose.encoded_command(compose.stager())
                 )
-                protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
-                stdout, stderr, code = self._receive(
-                    protocol, shell_id, command_id, deadline, target.name
-                )
-                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+            try:
+                with _translated(target.name, password, stage="run"):
+                    protocol.send_command_input(
+                        shell_id, command_id, script.encode("utf-8"), end=True
+                    )
+                    stdout, stderr, code = self._receive(
+                        protocol, shell_id, command_id, deadline, target.name
+                    )
+            except CollectionError as exc:
+                # the command had started on the host: what it did there is unknown
+                exc.delivered = True
+                raise
+            _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
             return ScriptResult(stdout, stderr, code)
         finally:
             _quietly(lambda: protocol.close_shell(shell_id))

@@ -69,6 +69,9 @@ def iso_utc(moment: datetime) -> str:
 
 
 def registry_time(moment: datetime, utc_offset: timedelta = timedelta(0)) -> str:
-    """The Auto Update registry string ``YYYY.MM.DD HH.MM.SS``; pass the host's UTC offset
-    for DetectionStartTime (local time), none for LastWaitTimeout (UTC)."""
-    return (moment.astimezone(UTC) + utc_offset).strftime("%Y.%m.%d %H.%M.%S")
+    """The Auto Update registry string as the agent writes it, ``YYYY.MM.DD HH:MM:SS``
+    (a published value: ``DetectionStartTime = "2003.09.10 12:38:10"``,
+    http://smallvoid.com/article/winnt-automatic-updates-config.html; Microsoft's text
+    writes the time with dots). Pass the host's UTC offset for DetectionStartTime (local
+    time), none for LastWaitTimeout (UTC)."""
+    return (moment.astimezone(UTC) + utc_offset).strftime("%Y.%m.%d %H:%M:%S")

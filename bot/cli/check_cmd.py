@@ -12,8 +12,8 @@ from bot.cli.state import CliState, print_json, state_of
 from bot.render.terminal import print_report
 from checks.errors import FactsError, UsageError
 from checks.evaluation import evaluate_facts
-from checks.facts import HostFacts, read_host_facts
-from checks.model import CheckContext
+from checks.facts import MAX_DOCUMENT_BYTES, HostFacts, read_host_facts
+from checks.model import CheckContext, Thresholds
 from checks.registry import default_registry
 
 
@@ -33,10 +33,21 @@ def parse_now(text: str | None) -> datetime:
 
 
 def read_facts_file(path: Path) -> HostFacts:
+    """Read at most the documented limit (an endless stream such as /dev/zero is refused
+    once past it, not read until memory runs out)."""
     try:
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise FactsError(f"cannot read facts file {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise FactsError(
+            f"{path}: more than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB; a facts document "
+            "is never that large (is this the right file?)"
+        )
     try:
         return read_host_facts(raw)
     except FactsError as exc:
@@ -73,7 +84,7 @@ def _offline(
         now=now,
         expected_wsus_url=expected_wsus_url,
         previous=previous,
-        **({"thresholds": thresholds} if thresholds else {}),
+        thresholds=thresholds or Thresholds(),
     )
     report = evaluate_facts(default_registry(), host, facts, ctx)
     if as_json:

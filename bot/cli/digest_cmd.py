@@ -103,48 +103,78 @@ def print_outcome(out: Console, outcome: DigestOutcome, *, posted_to: str | None
 # ------------------------------------------------------------------------- logscan
 
 
-def scan_logs(paths: list[Path]) -> object:
+def scan_logs(paths: list[Path], ignored_client_ips: list[str] | None = None) -> object:
     from checks.logscan import scan_files
 
     for path in paths:
         if path.is_dir():
             raise LogFileError(f"{path} is a directory; give the log files themselves")
     try:
-        return scan_files(paths)
+        result = scan_files(paths, ignored_client_ips=ignored_client_ips or ())
     except OSError as exc:
         name = exc.filename or (paths[0] if paths else "")
         raise LogFileError(f"cannot read log file {name}: {exc.strerror or exc}") from None
+    if result.files and len(result.files_without_fields) == len(result.files):
+        # nothing could be read at all: not a clean log, an unusable input (exit 2)
+        raise LogFileError(
+            "no #Fields header in "
+            + ", ".join(result.files_without_fields)
+            + ": not an IIS W3C extended log (or logging is not in W3C format)"
+        )
+    return result
+
+
+def scan_exit_code(result: object) -> int:
+    """1 when failing self-update requests were found (as ``check`` exits 1 on a failing
+    check), 0 when clean."""
+    from checks.logscan import ScanResult
+
+    assert isinstance(result, ScanResult)
+    return 1 if result.failures else 0
 
 
 def print_scan(out: Console, result: object) -> None:
-    from checks.logscan import ScanResult, explain_status
+    from checks.logscan import ScanResult
 
     assert isinstance(result, ScanResult)
     failures = result.failures
     table = Table(title=f"failing self-update requests ({len(failures)} groups)")
-    for column in ("client IP", "status", "count", "first seen", "last seen"):
+    for column in ("client IP", "status", "count", "first seen (UTC)", "last seen (UTC)"):
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold")
     table.add_column("meaning", overflow="fold", ratio=1)
     for failure in failures:
+        others = [f"{failure.status}.{sub} x{n}" for sub, n in failure.substatuses[1:]]
         table.add_row(
             Text(failure.client_ip),
-            str(failure.status),
+            failure.code + (f" ({', '.join(others)})" if others else ""),
             str(failure.count),
             failure.first_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
             failure.last_seen.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
             Text(failure.path),
-            Text(explain_status(failure.status, failure.substatus)),
+            Text(failure.to_json()["meaning"]),
         )
     out.print(table)
-    skipped = sum(result.skipped.values())
     out.print(
         f"{len(result.files)} files · {result.lines} lines · {result.requests} requests · "
         f"{result.selfupdate_requests} self-update requests · {result.handshakes} "
-        f"authentication handshakes ignored · {skipped} lines skipped",
+        f"authentication handshakes ignored · {result.ignored_requests} bot requests "
+        f"ignored · {result.skipped_total} lines skipped",
         highlight=False,
         markup=False,
     )
+    if result.skipped:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in result.skipped.most_common())
+        out.print(f"skipped lines: {reasons}", highlight=False, markup=False)
+    for name in result.files_without_fields:
+        out.print(
+            f"warning: {name} has no #Fields header; none of its lines could be read",
+            highlight=False,
+            markup=False,
+        )
+    if result.code_counts:
+        answers = ", ".join(f"{code} x{n}" for code, n in sorted(result.code_counts.items()))
+        out.print(f"answers on self-update paths: {answers}", highlight=False, markup=False)
 
 
 # ------------------------------------------------------------------------- doctor
@@ -247,18 +277,34 @@ def register(app: typer.Typer) -> None:
     @app.command("logscan")
     def logscan(
         ctx: typer.Context,
-        files: list[Path] = typer.Argument(..., help="W3C log files (plain or .gz), oldest first."),
+        files: list[Path] = typer.Argument(
+            ..., help="W3C log files (plain or .gz), in any order: read in time order."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    ) -> None:
-        """Failing self-update requests in IIS W3C logs copied off a server (offline)."""
+        ignore_client: list[str] = typer.Option(
+            [],
+            "--ignore-client",
+            help="Leave out requests from this address (repeatable; the bot's own "
+            "probes). With --config, [runner] bot_source_addresses are added.",
+        ),
+    ) -> int:
+        """Failing self-update requests in IIS W3C logs copied off a server (offline).
+
+        Exit 1 when failing self-update requests are found, 0 when clean, 2 on usage or
+        file errors (missing file, no #Fields header in any file)."""
         from checks.logscan import ScanResult
 
-        result = scan_logs(files)
+        state = state_of(ctx)
+        ignored = list(ignore_client)
+        if state.config_path is not None:
+            ignored += list(state.settings.runner.bot_source_addresses)
+        result = scan_logs(files, ignored)
         assert isinstance(result, ScanResult)
         if as_json:
             print_json(result.to_json())
         else:
-            print_scan(state_of(ctx).out, result)
+            print_scan(state.out, result)
+        raise typer.Exit(scan_exit_code(result))
 
     @app.command("doctor")
     def doctor(ctx: typer.Context) -> None:

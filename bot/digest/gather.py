@@ -24,6 +24,7 @@ from bot.digest.detect import (
 )
 from bot.services import Services
 from bot.store.digests import LogObservation
+from checks._support import as_utc
 from checks.facts import IisLog, ServerFacts, WsusComputer
 from checks.logscan import SELFUPDATE_PATHS, ScanResult, is_success
 from checks.report import Report
@@ -100,13 +101,19 @@ class _Names:
         return address or "(unnamed)"
 
 
-def observations(iis_log: IisLog) -> list[LogObservation]:
+def observations(
+    iis_log: IisLog, *, ignored_client_ips: Iterable[str] = ()
+) -> list[LogObservation]:
     """Failures (handshake rule applied by ``checks.logscan``) and the newest success per
-    client and path, from the lines of one incremental read."""
-    scan = ScanResult()
+    client and path, from the lines of one incremental read; the bot's own requests
+    (``ignored_client_ips``, the bot's user agent) are left out as ``logscan`` leaves them."""
+    scan = ScanResult(ignored_client_ips=ignored_client_ips)
     successes: dict[tuple[str, str], tuple[str, datetime, datetime]] = {}
     for record in iter_records(iis_log.lines or [], stem_prefixes=SELFUPDATE_PATHS):
+        ignored = scan.ignored_requests
         scan.add(record)
+        if scan.ignored_requests != ignored:
+            continue
         if is_success(record.status):
             key = (record.client_ip, record.uri_stem.lower())
             known = successes.get(key)
@@ -122,6 +129,15 @@ def observations(iis_log: IisLog) -> list[LogObservation]:
         for (ip, _), (path, first, last) in successes.items()
     ]
     return found
+
+
+def log_window_start(window: datetime, verified_fix: datetime | None) -> datetime:
+    """Accumulated failures count from the later of the log window's start and the
+    server's last fix whose re-check passed: older ones are history, not current (the
+    same rule as ``server.iis_log_errors``, ``LogScope.resolved_at``)."""
+    if verified_fix is None:
+        return window
+    return max(window, as_utc(verified_fix))
 
 
 def _unread_reason(report: Report, facts: object) -> str | None:
@@ -173,7 +189,10 @@ async def gather(
         if facts.iis_log is None or facts.iis_log.lines is None:
             result.not_read.append(ServerNotRead(server, "IIS logs not readable"))
         else:
-            await asyncio.to_thread(store.merge_observations, server, observations(facts.iis_log))
+            seen = observations(
+                facts.iis_log, ignored_client_ips=services.settings.runner.bot_source_addresses
+            )
+            await asyncio.to_thread(store.merge_observations, server, seen)
             if facts.iis_log.cursor is not None:
                 await asyncio.to_thread(store.save_cursor, server, facts.iis_log.cursor, now)
             await asyncio.to_thread(store.forget_log_failures, server, now - LOG_STATE_RETENTION)
@@ -186,7 +205,8 @@ async def gather(
         )
     window = now - timedelta(hours=thresholds.log_error_window_hours)
     for server in result.servers_read:
-        failures = await asyncio.to_thread(store.log_failures, server, window)
+        since = log_window_start(window, await asyncio.to_thread(store.last_verified_fix, server))
+        failures = await asyncio.to_thread(store.log_failures, server, since)
         result.add(log_sightings(failures, canonical=names))
     result.add(history_sightings(await asyncio.to_thread(_latest_reports, services, scope)))
     followups = await asyncio.to_thread(

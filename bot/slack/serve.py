@@ -91,12 +91,39 @@ class SlackAsgi:
             if _declared_length(scope) > MAX_BODY:
                 await _respond(send, 413, {"error": "body too large"})
                 return
+            if not _signed_shape(scope):
+                # anyone can send this: one short line, no body, no traceback
+                client = scope.get("client") or ("?", 0)
+                log.warning("refused a request without a valid Slack signature from %s", client[0])
+                await _respond(send, 401, {"error": "invalid signature"})
+                return
             try:
                 await self._bolt(dict(scope), _bounded(receive), send)
             except _BodyTooLargeError:
                 await _respond(send, 413, {"error": "body too large"})
         else:
             await _respond(send, 404, {"error": "not found"})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _signed_shape(scope: Scope) -> bool:
+    """A request Bolt can verify: a numeric X-Slack-Request-Timestamp and a v0 signature
+    (https://api.slack.com/authentication/verifying-requests-from-slack)."""
+    timestamp = _header(scope, b"x-slack-request-timestamp")
+    signature = _header(scope, b"x-slack-signature")
+    return (
+        timestamp is not None
+        and timestamp.isdigit()
+        and len(timestamp) <= 12
+        and signature is not None
+        and signature.startswith(b"v0=")
+    )
 
 
 def _declared_length(scope: Scope) -> int:

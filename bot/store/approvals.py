@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.store.db import Database
+from bot.store.db import Database, retrying_store
 from bot.store.models import Approval, FollowUp
 from checks.errors import StoreError
 from checks.followup import FollowupOutcome
@@ -32,6 +32,8 @@ class State(enum.StrEnum):
     INTERRUPTED = "interrupted"
     #: the request card could not be posted: nobody saw it, nothing can act on it
     WITHDRAWN = "withdrawn"
+    #: the fix command reached the host but its answer was lost: it may or may not have run
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
     @property
     def final(self) -> bool:
@@ -44,13 +46,16 @@ TRANSITIONS: dict[State, frozenset[State]] = {
         {State.APPROVED, State.DENIED, State.EXPIRED, State.WITHDRAWN, State.SUCCEEDED}
     ),
     State.APPROVED: frozenset({State.RUNNING, State.INTERRUPTED}),
-    State.RUNNING: frozenset({State.SUCCEEDED, State.FAILED, State.INTERRUPTED}),
+    State.RUNNING: frozenset(
+        {State.SUCCEEDED, State.FAILED, State.INTERRUPTED, State.OUTCOME_UNKNOWN}
+    ),
     State.SUCCEEDED: frozenset(),
     State.FAILED: frozenset(),
     State.DENIED: frozenset(),
     State.EXPIRED: frozenset(),
     State.INTERRUPTED: frozenset(),
     State.WITHDRAWN: frozenset(),
+    State.OUTCOME_UNKNOWN: frozenset(),
 }
 
 
@@ -86,6 +91,8 @@ class ApprovalRecord:
     context: dict[str, Any]
     result: dict[str, Any] | None
     error: str | None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 def _record(row: Approval) -> ApprovalRecord:
@@ -107,9 +114,12 @@ def _record(row: Approval) -> ApprovalRecord:
         context=row.context or {},
         result=row.result,
         error=row.error,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
     )
 
 
+@retrying_store
 class ApprovalStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -180,6 +190,21 @@ class ApprovalStore:
             update(Approval)
             .where(Approval.id == approval_id, Approval.state.in_([s.value for s in states]))
             .values(state=new.value, **values)
+        )
+        with self._db.session() as session:
+            result = session.execute(statement)
+            return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    def renew_lease(self, approval_id: str, owner: str, until: datetime) -> bool:
+        """Extend the lease of a fix this replica still holds (approved or running)."""
+        statement = (
+            update(Approval)
+            .where(
+                Approval.id == approval_id,
+                Approval.lease_owner == owner,
+                Approval.state.in_([State.APPROVED.value, State.RUNNING.value]),
+            )
+            .values(lease_until=until)
         )
         with self._db.session() as session:
             result = session.execute(statement)

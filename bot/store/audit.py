@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.store.db import Database
+from bot.store.db import Database, retrying_store
 from bot.store.models import AuditEntry
 
 
@@ -26,6 +26,7 @@ class AuditAction(enum.StrEnum):
     FIX_STARTED = "fix_started"
     FIX_SUCCEEDED = "fix_succeeded"
     FIX_FAILED = "fix_failed"
+    FIX_OUTCOME_UNKNOWN = "fix_outcome_unknown"
     FIX_INTERRUPTED = "fix_interrupted"
     FIX_MARKED_DONE = "fix_marked_done"
     FOLLOWUP = "followup"
@@ -62,6 +63,7 @@ class AuditRecord:
         }
 
 
+@retrying_store
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from checks.errors import StoreError
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+C = TypeVar("C")
 
 MIGRATION_LOCK_KEY = 0x7755_5301
 #: Alembic keeps its migration context in module globals: one migration per process at a time
@@ -107,7 +117,11 @@ class Database:
             yield session
             session.commit()
         except SQLAlchemyError as exc:
-            session.rollback()
+            _quiet_rollback(session)
+            if _is_disconnect(exc, self.dialect):
+                raise StoreUnavailableError(
+                    f"the database is unreachable: {type(exc).__name__}: {_short(exc)}"
+                ) from None
             raise StoreError(f"database error: {type(exc).__name__}: {_short(exc)}") from None
         except BaseException:
             session.rollback()
@@ -117,6 +131,59 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class StoreUnavailableError(StoreError):
+    """The database server could not be reached (restarting, failing over): retryable."""
+
+
+def _is_disconnect(exc: SQLAlchemyError, dialect: str) -> bool:
+    """A lost or refused server connection (never SQLite's errors: a file has no server)."""
+    if dialect == "sqlite":
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _quiet_rollback(session: Session) -> None:
+    # the connection may be gone; the pool discards it
+    with contextlib.suppress(SQLAlchemyError):
+        session.rollback()
+
+
+#: how long a store call waits out a database restart or fail-over before giving up
+RETRY_FOR_S = 30.0
+
+
+def retry_unavailable(method: Callable[P, T]) -> Callable[P, T]:
+    """Run a store call again while the database is unreachable (a restart or fail-over),
+    up to :data:`RETRY_FOR_S`. Every store call is one transaction: one that failed on a
+    lost connection committed nothing, and its compare-and-set runs again as it was."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        deadline = time.monotonic() + RETRY_FOR_S
+        delay = 0.1
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except StoreUnavailableError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("database unreachable; retrying %s in %.1fs", method.__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    return wrapper
+
+
+def retrying_store(cls: type[C]) -> type[C]:
+    """Apply :func:`retry_unavailable` to every public method of a store class."""
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(value):
+            setattr(cls, name, retry_unavailable(value))
+    return cls
 
 
 def _short(exc: SQLAlchemyError) -> str:

@@ -10,12 +10,17 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.db import Database
+from bot.store.approvals import State
+from bot.store.db import Database, retrying_store
 from bot.store.digest_models import DigestRun, DigestSlot, LogCursorRow, LogFailureRow
+from bot.store.models import Approval
 from checks.facts import LogCursor
 
 #: host -> cause ids, as stored per run
 StalledSet = dict[str, list[str]]
+
+#: how many of a host's newest succeeded fixes are looked at for a verified one
+_VERIFIED_FIX_SCAN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class PreviousRun:
     stalled: StalledSet
 
 
+@retrying_store
 class DigestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -207,3 +213,26 @@ class DigestStore:
                 )
             )
             return int(getattr(result, "rowcount", 0) or 0)
+
+    # ---------------------------------------------------------------- verified fixes
+
+    def last_verified_fix(self, host: str) -> datetime | None:
+        """When a fix on ``host`` last finished with its re-check passing (the verifying
+        checks all pass: ``result.outcome == "fixed"``, or ``recheck_ok`` after an
+        unknown outcome); None when never. IIS log failures before it are history."""
+        query = (
+            select(Approval.finished_at, Approval.result)
+            .where(
+                Approval.host == host.lower(),
+                Approval.state == State.SUCCEEDED.value,
+                Approval.finished_at.is_not(None),
+            )
+            .order_by(Approval.finished_at.desc())
+            .limit(_VERIFIED_FIX_SCAN)
+        )
+        with self._db.session() as session:
+            for finished_at, result in session.execute(query):
+                payload = result or {}
+                if payload.get("outcome") == "fixed" or payload.get("recheck_ok") is True:
+                    return finished_at  # type: ignore[no-any-return]
+        return None

@@ -112,8 +112,33 @@ class Approval(Base):
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)
+    #: the replica working on an approved/running fix, and until when it says it is alive
+    #: (renewed while the fix runs; a lapsed lease means that replica is gone)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_approvals_state", "state"),)
+
+
+class CheckPost(Base):
+    """A check whose "checking…" message is posted and whose verdict is not yet: after a
+    crash, what is left here is told "interrupted" instead of hanging at "checking…"."""
+
+    __tablename__ = "check_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(255))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    owner: Mapped[str] = mapped_column(String(64))
+    #: past this, no live replica is still working on it (the per-host deadline + margin)
+    lease_until: Mapped[datetime]
+    #: "running" -> "done" | "interrupted", by compare-and-set
+    state: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_check_posts_state", "state", "lease_until"),)
 
 
 class ActionToken(Base):

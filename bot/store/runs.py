@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
-from bot.store.db import Database
+from bot.store.db import Database, retrying_store
 from bot.store.models import CheckRun, KeyValue
 from checks.report import Report
 
@@ -40,6 +40,7 @@ def _summary(row: CheckRun) -> RunSummary:
     )
 
 
+@retrying_store
 class RunStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -109,6 +110,7 @@ class RunStore:
             return int(session.execute(query).scalar_one())
 
 
+@retrying_store
 class MarkerStore:
     """Durable claim-once markers: the database, not memory, says whether a key was seen."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from bot.store.db import Database
+from bot.store.db import Database, retrying_store
 from bot.store.models import ActionToken
 
 
@@ -32,6 +32,7 @@ class TokenData:
     expires_at: datetime
 
 
+@retrying_store
 class TokenStore:
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -16,6 +16,7 @@ from bot.views import (
     FixButton,
     HistoryView,
     HomeView,
+    Notice,
     Refusal,
     ReportDetails,
     ReportView,
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 FIX_BUTTON_TTL = timedelta(hours=24)
 NOT_A_MEMBER_TEXT = "I am not in this channel: invite me with `/invite @wsusbot`, then try again"
 HISTORY_ROWS = 15
+#: beyond a check's own deadline: the time to record and post its verdict
+CHECK_LEASE_MARGIN = timedelta(seconds=30)
 HOME_ROWS = 200
 
 
@@ -86,19 +89,49 @@ def start_check(
         if exc.not_a_member:
             return Refusal(NOT_A_MEMBER_TEXT)
         raise
-    ctx.worker.submit(run_and_post(ctx, user=user, channel=channel, ts=ts, target=target))
+    now = ctx.now()
+    # until its verdict is posted, the check is in flight: a crash leaves it "interrupted"
+    post_id = ctx.services.check_posts.start(
+        channel=channel,
+        ts=ts,
+        host=target.name,
+        requested_by=user,
+        owner=ctx.replica,
+        now=now,
+        lease_until=now + check_lease(ctx),
+    )
+    ctx.worker.submit(
+        run_and_post(ctx, user=user, channel=channel, ts=ts, target=target, post_id=post_id)
+    )
     return ts
 
 
+def check_lease(ctx: BotContext) -> timedelta:
+    """How long a live process may take over a check: its deadline plus posting."""
+    return timedelta(seconds=ctx.services.settings.runner.host_deadline_s) + CHECK_LEASE_MARGIN
+
+
 async def run_and_post(
-    ctx: BotContext, *, user: str, channel: str, ts: str, target: HostTarget
+    ctx: BotContext,
+    *,
+    user: str,
+    channel: str,
+    ts: str,
+    target: HostTarget,
+    post_id: int | None = None,
 ) -> Report:
     runner = await ctx.runner()
     outcome = await runner.check(target, user)
     report = outcome.report
     buttons = await asyncio.to_thread(_fix_buttons, ctx, report, target, outcome.run_id, channel)
     view = ReportView(report, requested_by=user, fix_buttons=buttons, run_id=outcome.run_id)
-    await asyncio.to_thread(_post_result, ctx, channel, ts, view)
+    if post_id is not None and not await asyncio.to_thread(
+        ctx.services.check_posts.finish, post_id
+    ):
+        # recovery already told this message "interrupted": a late verdict goes in its thread
+        await asyncio.to_thread(_post_late, ctx, channel, ts, view)
+    else:
+        await asyncio.to_thread(_post_result, ctx, channel, ts, view)
     await asyncio.to_thread(
         ctx.record,
         AuditRecord(
@@ -141,6 +174,43 @@ def _post_result(ctx: BotContext, channel: str, ts: str, view: ReportView) -> No
         ctx.chat.post(channel, ReportDetails(view.report), thread_ts=ts)
     except ChatError as exc:
         log.error("posting the result for %s failed: %s", view.report.host, exc.code)
+
+
+def _post_late(ctx: BotContext, channel: str, ts: str, view: ReportView) -> None:
+    try:
+        ctx.chat.post(channel, view, thread_ts=ts)
+    except ChatError as exc:
+        log.error("posting the late result for %s failed: %s", view.report.host, exc.code)
+
+
+def interrupt_orphaned_checks(ctx: BotContext, *, at_startup: bool = False) -> int:
+    """Tell every "checking…" message that nobody will answer any more that it was
+    interrupted (lapsed lease; at start-up of a single-process store, all of them)."""
+    every = at_startup and ctx.services.single_process
+    told = 0
+    for post in ctx.services.check_posts.orphans(ctx.now(), every_running=every):
+        if not ctx.services.check_posts.interrupt(post.id):
+            continue
+        text = (
+            f"the check of {post.host} was interrupted: the bot stopped before it finished. "
+            f"Run `/wsus check {post.host}` again."
+        )
+        try:
+            ctx.chat.update(post.channel, post.ts, Notice(text))
+        except ChatError as exc:
+            log.warning("telling %s its check was interrupted failed: %s", post.ts, exc.code)
+        ctx.record(
+            AuditRecord(
+                time=ctx.now(),
+                user=post.requested_by,
+                action=AuditAction.CHECK,
+                host=post.host,
+                outcome="interrupted",
+                detail=f"check started {post.started_at:%Y-%m-%d %H:%M:%S} UTC by {post.owner}",
+            )
+        )
+        told += 1
+    return told
 
 
 def history(ctx: BotContext, host: str) -> HistoryView:

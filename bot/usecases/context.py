@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,8 @@ class BotContext:
     chat: Chat
     authorizer: Authorizer
     worker: Worker
+    #: this process among the replicas sharing one database (fix leases name it)
+    replica: str = field(default_factory=lambda: "replica-" + secrets.token_hex(6))
     _runner: Runner | None = None
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 

@@ -3,6 +3,10 @@
 Three rules, worst wins: LastWaitTimeout jumping a day past the value seen last time
 (the seed's sign that the agent could not reach WUServer), LastWaitTimeout far ahead of
 now when there is no history, and the age of the last successful search.
+
+Registry times are read in the form Automatic Updates writes (``2003.09.10 12:38:10``) and
+the documented dotted one (checks/regtime.py, with sources); LastWaitTimeout is UTC,
+DetectionStartTime local time (Cc708554 §10; smallvoid.com sample "GMT Time" / "Local Time").
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from datetime import datetime
 from checks._support import as_utc, days, hours, missing, parse_iso_utc
 from checks.facts import AuState, ClientFacts
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity, Status
-from checks.regtime import RegTimeError, parse_registry_time, parse_utc_registry_time
+from checks.regtime import (
+    RegTimeError,
+    format_registry_time,
+    parse_registry_time,
+    parse_utc_registry_time,
+)
 
 META = CheckMeta(
     id="client.detection_stalled",
@@ -70,7 +79,7 @@ def _lwt_rule(au: AuState, ctx: CheckContext) -> _Rule | None:
         moved = (current - previous).total_seconds() / 3600
         line = (
             f"LastWaitTimeout {au.LastWaitTimeout} UTC; previous check "
-            f"{previous:%Y.%m.%d %H.%M.%S} UTC; moved {hours(moved)}"
+            f"{format_registry_time(previous)} UTC; moved {hours(moved)}"
         )
         if moved >= limits.lwt_jump_hours:
             return Status.FAIL, line + f" (>= {hours(limits.lwt_jump_hours)}: WUServer unreachable)"

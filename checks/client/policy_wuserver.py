@@ -54,6 +54,35 @@ def normalize_url(url: str) -> str | None:
     return f"{scheme}://{netloc}{parts.path.rstrip('/').lower()}"
 
 
+def _endpoint(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL normalize_url accepted; the default port filled in."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS[scheme]
+
+
+def _mismatch(configured: str, expected: str) -> str:
+    """Why WUServer differs from the inventory URL, port and scheme named explicitly.
+
+    WSUS listens on 80/443 (Default Web Site) or 8530/8531 (custom site), and a client
+    whose WUServer names another port reaches nothing there (third-party:
+    https://yamanyon.hatenadiary.org/entry/20120725/1343199331; catalogue [S7], [S26])."""
+    scheme, host, port = _endpoint(configured)
+    want_scheme, want_host, want_port = _endpoint(expected)
+    if host == want_host and (scheme, port) != (want_scheme, want_port):
+        return (
+            f"Port mismatch: the client's WUServer {configured} names {scheme}:{port}, but "
+            f"its WSUS server listens on {want_scheme}:{want_port} ({expected}); the "
+            "client's scans go to a port where WSUS does not answer."
+        )
+    if host == want_host:
+        return (
+            f"The client's WUServer {configured} names the right server and port but "
+            f"another path than the inventory's {expected}."
+        )
+    return f"The client points at {configured}, not at its WSUS server {expected}."
+
+
 def evaluate(facts: ClientFacts, ctx: CheckContext) -> Finding:
     policy = facts.policy
     if policy is None:
@@ -81,11 +110,7 @@ def evaluate(facts: ClientFacts, ctx: CheckContext) -> Finding:
     if ctx.expected_wsus_url:
         expected = normalize_url(ctx.expected_wsus_url)
         if expected is not None and normalized["WUServer"] != expected:
-            return _BUILD.fail(
-                f"The client points at {policy.WUServer}, not at its WSUS server "
-                f"{ctx.expected_wsus_url}.",
-                evidence,
-            )
+            return _BUILD.fail(_mismatch(policy.WUServer or "", ctx.expected_wsus_url), evidence)
         if expected is None:
             evidence.append("the inventory WSUS URL is not a valid URL; not compared")
     return _BUILD.passed(f"The client uses {policy.WUServer}.", evidence)

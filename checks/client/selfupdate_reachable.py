@@ -2,12 +2,23 @@
 
 The bot repeats the client's requests (``bot_http``), so a failure can be placed: the bot
 got 200 where the client did not -> the client's network path; both failed -> the server.
+
+Windows 2000 (NT 5.0, self-update tree ``W2K``) cannot be checked this way: the probe needs
+WinRM 2.0 and PowerShell 2.0, and Windows Management Framework 2.0 exists for XP, Server
+2003, Vista and Server 2008 only (KB968929 "Windows Management Framework (Windows PowerShell
+2.0, WinRM 2.0, and BITS 4.0)", http://smallbusiness.support.microsoft.com/nl-nl/kb/968929;
+the WMF availability table of MicrosoftDocs/PowerShell-Docs
+reference/docs-conceptual/windows-powershell/wmf-overview.md has no Windows 2000 row). Facts
+that say W2K therefore get ``unknown`` with the steps to check it by hand; the W2K tree URL
+(``/selfupdate/AU/x86/W2K/<LANG>/wuaucomp.cab``, Cc708554 §7) is still valid for that.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from checks._support import describe, find_http, http_cause, missing, outcome, url_path
-from checks.facts import ClientFacts, HttpResult
+from checks.facts import ClientFacts, HttpResult, OsInfo
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
 
 META = CheckMeta(
@@ -19,7 +30,7 @@ META = CheckMeta(
     reads=("http[]", "bot_http[]", "os.selfupdate_os"),
     remediation=(
         "On the client, open http://<server>/iuident.cab in Internet Explorer (and, on "
-        "XP/2000/2003, http://<server>/selfupdate/AU/x86/<OS>/<LANG>/wuaucomp.cab): each must "
+        "XP/2003, http://<server>/selfupdate/AU/x86/<OS>/<LANG>/wuaucomp.cab): each must "
         "offer a download. If the server serves them to others, look at this client's path "
         "to it: proxy settings (netsh winhttp show proxy), firewalls, and name resolution."
     ),
@@ -47,7 +58,48 @@ def _bot_view(client: HttpResult, bot: list[HttpResult]) -> HttpResult | None:
     return next((r for r in bot if (r.url or "").strip().lower() == wanted), None)
 
 
+def is_windows_2000(os: OsInfo | None) -> bool:
+    """NT 5.0: the facts' self-update OS ``W2K`` or an OS version ``5.0.*``."""
+    if os is None:
+        return False
+    version = (os.version or "").strip()
+    return (os.selfupdate_os or "").strip().upper() == "W2K" or version.split(".")[:2] == [
+        "5",
+        "0",
+    ]
+
+
+#: why a Windows 2000 client is never checked through WinRM, and how to check it by hand
+WINDOWS_2000_REASON = (
+    "Windows 2000 cannot run WinRM 2.0 / PowerShell 2.0 (Windows Management Framework 2.0 is "
+    "for XP, Server 2003, Vista and Server 2008 only, KB968929), so wsusbot cannot collect "
+    "from it"
+)
+
+
+def _windows_2000(facts: ClientFacts) -> Finding:
+    language = ((facts.os.language if facts.os else None) or "<LANG>").upper()
+    finding = _BUILD.unknown(
+        WINDOWS_2000_REASON + "; check it by hand.",
+        [
+            f"os: {(facts.os.caption if facts.os else None) or 'Windows 2000'} "
+            f"(version {(facts.os.version if facts.os else None) or '5.0'})",
+        ],
+    )
+    return dataclasses.replace(
+        finding,
+        next_step=(
+            "Check it by hand: on the client, open http://<server>/iuident.cab and "
+            f"http://<server>/selfupdate/AU/x86/W2K/{language}/wuaucomp.cab in Internet "
+            "Explorer (each must offer a download), read %windir%\\WindowsUpdate.log for "
+            "self-update lines, and check the AU registry values of seed §9 with regedit."
+        ),
+    )
+
+
 def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
+    if is_windows_2000(facts.os):
+        return _windows_2000(facts)
     if facts.http is None:
         return missing(_BUILD, "http (the client's HTTP probes)", facts.errors, "http")
     legacy_os = facts.os.selfupdate_os if facts.os else None

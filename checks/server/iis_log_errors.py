@@ -2,9 +2,16 @@
 
 Reads the embedded ``wsusbot.iis_log/1`` document (the W3C lines of the self-update
 paths since the last scan) and reports requests answered 401, 403, 404, 500 or 503 within
-``thresholds.log_error_window_hours`` of ``ctx.now``; older lines are ignored. A 401 that
-a success from the same client on the same path follows is an authentication handshake
-and not reported (``checks.logscan``).
+``thresholds.log_error_window_hours`` (default 72 h, ``[thresholds]``) of ``ctx.now``;
+older lines are ignored. A 401 that a success from the same client on the same path
+follows is an authentication handshake and not reported (``checks.logscan``).
+
+What is current (``ctx.log_scope``): requests from the bot's own source addresses
+(``[runner] bot_source_addresses``) or with the bot's user agent are left out, and when a
+fix's re-check last passed on this server (``resolved_at``: a server fix whose verifying
+checks all passed), failures logged before that moment are history, not current: the
+window starts at the later of ``now - log_error_window_hours`` and ``resolved_at``, so a
+server does not keep failing for three days after a verified fix. W3C times are UTC.
 
 Verdict rule:
 
@@ -32,7 +39,15 @@ from datetime import UTC, datetime, timedelta
 from checks._support import as_utc
 from checks.facts import IisLog, ServerFacts
 from checks.logscan import SELFUPDATE_PATHS, Failure, ScanResult, explain_status, scan
-from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
+from checks.model import (
+    Check,
+    CheckContext,
+    CheckMeta,
+    Finding,
+    FindingBuilder,
+    LogScope,
+    Severity,
+)
 from checks.w3c import ParseStats, W3CRecord, iter_records
 
 #: 401/403 answers from which authentication is considered broken, not a client's quirk
@@ -50,7 +65,7 @@ META = CheckMeta(
     title="IIS logs show no failing self-update requests",
     severity=Severity.HIGH,
     seed=("§5",),
-    reads=("iis_log.lines", "iis_log.files", "iis_log.errors"),
+    reads=("iis_log.lines", "iis_log.files", "iis_log.errors", "iis_log.log_dir"),
     remediation=(
         "Read the failing requests in the IIS log of the port-80 site: 404 means the "
         "self-update tree or a file is missing, 401/403 an authentication or SharePoint "
@@ -59,7 +74,9 @@ META = CheckMeta(
     fix=None,
     description=(
         "Checks the W3C logs since the last scan for self-update requests (/wutrack.bin, "
-        "/selfupdate/, /iuident.cab, /ClientWebService/) answered 401, 403, 404, 500 or 503."
+        "/selfupdate/, /iuident.cab, /ClientWebService/) answered 401, 403, 404, 500 or 503 "
+        "within log_error_window_hours (thresholds, default 72 h) and after the last fix "
+        "whose re-check passed; the bot's own probe requests are left out."
     ),
 )
 
@@ -127,33 +144,60 @@ def _missing_document(facts: ServerFacts) -> Finding:
     )
 
 
-def _scan_window(doc: IisLog, cutoff: datetime) -> tuple[ScanResult, ParseStats, int]:
-    """Scan the document's lines, leaving out requests older than ``cutoff``."""
+def _scan_window(
+    doc: IisLog, cutoff: datetime, scope: LogScope
+) -> tuple[ScanResult, ParseStats, int, int]:
+    """Scan the document's lines, leaving out requests older than ``cutoff`` and, when a
+    fix was verified, before ``scope.resolved_at``."""
     stats = ParseStats()
     older = 0
+    resolved = 0
+    since = as_utc(scope.resolved_at) if scope.resolved_at is not None else None
 
     def in_window(records: Iterator[W3CRecord]) -> Iterator[W3CRecord]:
-        nonlocal older
+        nonlocal older, resolved
         for record in records:
             if record.time < cutoff:
                 older += 1
+            elif since is not None and record.time < since:
+                resolved += 1
             else:
                 yield record
 
     records = iter_records(
         doc.lines or (), source="iis_log", stats=stats, stem_prefixes=SELFUPDATE_PATHS
     )
-    result = scan(in_window(records), stats=stats)
-    return result, stats, older
+    result = scan(
+        in_window(records),
+        stats=stats,
+        resume=ScanResult(ignored_client_ips=scope.ignored_client_ips),
+    )
+    return result, stats, older, resolved
 
 
-def _context_lines(doc: IisLog, stats: ParseStats, older: int, hours: float) -> list[str]:
+def _context_lines(
+    doc: IisLog,
+    stats: ParseStats,
+    counts: tuple[int, int, int],
+    hours: float,
+    scope: LogScope,
+) -> list[str]:
+    older, resolved, ignored = counts
     lines: list[str] = []
     if older:
         lines.append(f"{older} older request(s) outside the {hours:g} h window ignored")
+    if resolved and scope.resolved_at is not None:
+        lines.append(
+            f"{resolved} request(s) before the fix verified at {_iso(as_utc(scope.resolved_at))} "
+            "treated as history"
+        )
+    if ignored:
+        lines.append(f"{ignored} request(s) from the bot's own probes left out")
     if stats.skipped:
         reasons = ", ".join(f"{reason} {count}" for reason, count in stats.skipped.most_common())
         lines.append(f"{stats.skipped_total} log line(s) could not be parsed ({reasons})")
+    if doc.lines and stats.layouts == 0:
+        lines.append("no #Fields header in the log lines: not a W3C extended log")
     if doc.files:
         names = [file.name for file in doc.files if file.name]
         if names:
@@ -169,15 +213,21 @@ def _status_lines(failures: list[Failure]) -> list[str]:
     for failure in failures:
         counts[failure.status] += failure.count
         clients.setdefault(failure.status, set()).add(failure.client_ip)
-        if failure.substatus is not None:
-            substatuses.setdefault(failure.status, Counter())[failure.substatus] += failure.count
+        for substatus, count in failure.substatuses:
+            substatuses.setdefault(failure.status, Counter())[substatus] += count
     lines = []
     for status, count in sorted(counts.items(), key=_most_frequent_first):
         common = substatuses.get(status)
-        substatus = common.most_common(1)[0][0] if common else None
+        ranked = sorted(common.items(), key=lambda item: (-item[1], item[0])) if common else []
+        top = ranked[0][0] if ranked else None
+        split = (
+            " (" + ", ".join(f"{status}.{sub} x{n}" for sub, n in ranked) + ")"
+            if len(ranked) > 1
+            else ""
+        )
         lines.append(
-            f"{status}: {count} request(s) from {len(clients[status])} client(s) - "
-            f"{explain_status(status, substatus)}"
+            f"{status}: {count} request(s) from {len(clients[status])} client(s){split} - "
+            f"{explain_status(status, top)}"
         )
     return lines
 
@@ -234,8 +284,9 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
         )
     hours = ctx.thresholds.log_error_window_hours
     cutoff = as_utc(ctx.now) - timedelta(hours=hours)
-    result, stats, older = _scan_window(doc, cutoff)
-    context = _context_lines(doc, stats, older, hours)
+    scope = ctx.log_scope
+    result, stats, older, resolved = _scan_window(doc, cutoff, scope)
+    context = _context_lines(doc, stats, (older, resolved, result.ignored_requests), hours, scope)
     if stats.requests == 0 and stats.skipped_total > 0:
         return _BUILD.unknown(
             "None of the IIS log lines could be parsed, so failing self-update requests "
@@ -245,7 +296,7 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
     failures = result.failures
     if not failures:
         answers = ", ".join(
-            f"{status} x{count}" for status, count in sorted(result.status_counts.items())
+            f"{code} x{count}" for code, count in sorted(result.code_counts.items())
         )
         evidence = [f"answers on self-update paths: {answers or 'none'}"]
         if result.handshakes:
@@ -253,9 +304,9 @@ def evaluate(facts: ServerFacts, ctx: CheckContext) -> Finding:
                 f"{result.handshakes} authentication handshake(s) (401 then success) "
                 "not counted as failures"
             )
+        since = "since the verified fix" if resolved else f"in the last {hours:g} h"
         return _BUILD.passed(
-            f"{result.selfupdate_requests} self-update request(s) in the last {hours:g} h, "
-            "none failing.",
+            f"{result.selfupdate_requests} self-update request(s) {since}, none failing.",
             evidence + context,
         )
     total = sum(failure.count for failure in failures)

@@ -32,8 +32,11 @@ function Invoke-WsusbotProbe_client_facts {
             if ($language -eq 'zh' -or $culture.Name -eq 'pt-BR') { $language = $culture.Name.ToLowerInvariant() }
             $section['language'] = $language
         } catch { Add-WsusbotError $Errors 'os.language' $_ }
-        # NT 5.x have a legacy self-update tree: 5.0 = W2K, 5.1 = XP, 5.2 = NetServer
-        # (Server 2003; XP x64 shares its code base and tree)
+        # NT 5.x have a legacy self-update tree: 5.1 = XP, 5.2 = NetServer (Server 2003; XP
+        # x64 shares its code base and tree). 5.0 = W2K is kept for completeness only: this
+        # probe never runs there, since WinRM 2.0 / PowerShell 2.0 (WMF 2.0) exist for XP,
+        # Server 2003, Vista and Server 2008 but not Windows 2000 (KB968929; PowerShell-Docs
+        # wmf-overview.md); checks/client/selfupdate_reachable.py says so for W2K facts
         $selfupdate = $null
         $parts = ([string]$os.Version).Split('.')
         if ($parts.Length -ge 2 -and $parts[0] -eq '5') {
@@ -55,7 +58,15 @@ function Invoke-WsusbotProbe_client_facts {
     function Get-PolicySection {
         # HKLM\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate (WUServer, WUStatusServer,
         # TargetGroup, TargetGroupEnabled) and its AU subkey (UseWUServer, NoAutoUpdate,
-        # AUOptions), as Group Policy or reg.exe writes them
+        # AUOptions), as Group Policy or reg.exe writes them.
+        # Windows 10/11 scan source (absent on older Windows): DisableDualScan,
+        # DeferQualityUpdates, DeferFeatureUpdates ("dual scan" with WSUS, 1607+; Microsoft
+        # WSUS blog "Demystifying Dual Scan" / "Improving Dual Scan on 1607"),
+        # SetPolicyDrivenUpdateSourceForQualityUpdates / ...FeatureUpdates (0 = Windows
+        # Update, 1 = WSUS; 2004+), DoNotConnectToWindowsUpdateInternetLocations, all DWORDs
+        # in the WindowsUpdate key, and AU\UseUpdateClassPolicySource (the scan source values
+        # count only when it is 1): learn.microsoft.com/windows/deployment/update/wufb-wsus
+        # and MicrosoftDocs/memdocs integrate-windows-update-for-business-windows-10.md
         $section = New-WsusbotMap
         foreach ($name in @('WUServer', 'WUStatusServer')) {
             $value = Get-WsusbotRegValue $policyKey $name
@@ -73,18 +84,33 @@ function Invoke-WsusbotProbe_client_facts {
         $enabled = Get-WsusbotRegValue $policyKey 'TargetGroupEnabled'
         if ($null -ne $enabled) { $enabled = [int]$enabled }
         $section['TargetGroupEnabled'] = $enabled
+        foreach ($name in @('DisableDualScan', 'DeferQualityUpdates', 'DeferFeatureUpdates',
+                'SetPolicyDrivenUpdateSourceForQualityUpdates', 'SetPolicyDrivenUpdateSourceForFeatureUpdates',
+                'DoNotConnectToWindowsUpdateInternetLocations')) {
+            $value = Get-WsusbotRegValue $policyKey $name
+            if ($null -ne $value) { $value = [int]$value }
+            $section[$name] = $value
+        }
+        $classSource = Get-WsusbotRegValue $auPolicyKey 'UseUpdateClassPolicySource'
+        if ($null -ne $classSource) { $classSource = [int]$classSource }
+        $section['UseUpdateClassPolicySource'] = $classSource
         return ,$section
     }
 
     function Get-AuSection {
         # HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update: AUState
-        # (REG_DWORD), LastWaitTimeout / DetectionStartTime (REG_SZ "YYYY.MM.DD HH.MM.SS",
-        # kept raw); Results\Detect\LastSuccessTime (REG_SZ, UTC); the RebootRequired subkey
-        # exists while an installed update waits for a restart
+        # (REG_DWORD), LastWaitTimeout (UTC) / DetectionStartTime (local time), REG_SZ as
+        # written, e.g. "2003.09.10 12:38:10" (smallvoid.com sample; Microsoft's text writes
+        # HH.MM.SS), kept raw; Results\Detect\LastSuccessTime (REG_SZ, UTC); the
+        # RebootRequired subkey exists while an installed update waits for a restart.
+        # AUOptions here is the Control Panel setting (1 = turned off), not the policy one
         $section = New-WsusbotMap
         $state = Get-WsusbotRegValue $auStateKey 'AUState'
         if ($null -ne $state) { $state = [int]$state }
         $section['AUState'] = $state
+        $options = Get-WsusbotRegValue $auStateKey 'AUOptions'
+        if ($null -ne $options) { $options = [int]$options }
+        $section['AUOptions'] = $options
         foreach ($name in @('LastWaitTimeout', 'DetectionStartTime')) {
             $value = Get-WsusbotRegValue $auStateKey $name
             if ($null -ne $value) { $value = [string]$value }
@@ -243,7 +269,13 @@ function Invoke-WsusbotProbe_client_facts {
                 $read += $count
             }
         } finally { $stream.Close() }
-        $text = [System.Text.Encoding]::Default.GetString($buffer, 0, $read)
+        # the agent's log is ANSI; a file read from its start may carry a byte-order mark
+        # (the Windows 10+ notice is short enough to be read whole)
+        $encoding = [System.Text.Encoding]::Default
+        $skip = 0
+        if ($start -eq 0 -and $read -ge 2 -and $buffer[0] -eq 0xFF -and $buffer[1] -eq 0xFE) { $encoding = [System.Text.Encoding]::Unicode; $skip = 2 }
+        elseif ($start -eq 0 -and $read -ge 3 -and $buffer[0] -eq 0xEF -and $buffer[1] -eq 0xBB -and $buffer[2] -eq 0xBF) { $encoding = [System.Text.Encoding]::UTF8; $skip = 3 }
+        $text = $encoding.GetString($buffer, $skip, $read - $skip)
         $all = $text.Replace("`r", '').Split("`n")
         $tail = New-WsusbotList
         $first = 0
@@ -253,6 +285,82 @@ function Invoke-WsusbotProbe_client_facts {
             if ($all[$index].Length -gt 0) { [void]$tail.Add($all[$index]) }
         }
         return ,$tail
+    }
+
+    function Get-UpdateEventsSection {
+        # Microsoft-Windows-WindowsUpdateClient/Operational (Vista and later), read through
+        # System.Diagnostics.Eventing.Reader, the .NET 3.5 API behind Get-WinEvent
+        # (PowerShell 2.0): newest first, the last $Hours hours, at most $MaxEvents events,
+        # errors and warnings before information. Event ids (provider manifest, listed at
+        # https://detection-wiki-dev.pages.dev/microsoft-windows-windowsupdateclient/):
+        # 25 search failed "with error 0x...", 26 search succeeded, 31 download failed,
+        # 34/35 self-update failed. Windows XP/2003 have no such log: available = false.
+        # Levels are reported as English words from the numeric level (the display
+        # names are localised); the message is FormatDescription() in the host's language,
+        # its error codes are not translated.
+        param([int]$Hours, [int]$MaxEvents)
+        $logName = 'Microsoft-Windows-WindowsUpdateClient/Operational'
+        $section = New-WsusbotMap
+        $section['log'] = $logName
+        $section['available'] = $false
+        $section['events'] = $null
+        if ([System.Environment]::OSVersion.Version.Major -lt 6) { return ,$section }
+        $reader = $null
+        try {
+            $xpath = '*[System[TimeCreated[timediff(@SystemTime) <= ' + ([long]$Hours * 3600000) + ']]]'
+            $query = New-Object System.Diagnostics.Eventing.Reader.EventLogQuery $logName, ([System.Diagnostics.Eventing.Reader.PathType]::LogName), $xpath
+            $query.ReverseDirection = $true
+            $reader = New-Object System.Diagnostics.Eventing.Reader.EventLogReader $query
+        } catch {
+            $cause = $_.Exception
+            while ($null -ne $cause.InnerException) { $cause = $cause.InnerException }
+            if ($cause.GetType().Name -eq 'EventLogNotFoundException') { return ,$section }
+            $section['available'] = $null
+            Add-WsusbotError $Errors 'logs.windowsupdate_events' $_
+            return ,$section
+        }
+        $problems = New-WsusbotList
+        $others = New-WsusbotList
+        $seen = 0
+        try {
+            while ($seen -lt $MaxEvents * 5 -and $problems.Count -lt $MaxEvents) {
+                $record = $reader.ReadEvent()
+                if ($null -eq $record) { break }
+                $seen += 1
+                $number = [int]$record.Level
+                $level = 'Information'
+                if ($number -eq 1) { $level = 'Critical' } elseif ($number -eq 2) { $level = 'Error' } elseif ($number -eq 3) { $level = 'Warning' }
+                if ($level -eq 'Information' -and $others.Count -ge $MaxEvents) { continue }
+                $message = $null
+                try { $message = $record.FormatDescription() } catch { $message = $null }
+                if (-not $message) {
+                    # no message resource: the raw values, HRESULTs in hex as messages show them
+                    $values = New-WsusbotList
+                    foreach ($property in $record.Properties) {
+                        $value = $property.Value
+                        if (($value -is [uint32] -and $value -ge 2147483648) -or ($value -is [int32] -and $value -lt 0)) { $value = '0x' + $value.ToString('X8') }
+                        [void]$values.Add([string]$value)
+                    }
+                    $message = 'event ' + $record.Id + ' (no message text): ' + [string]::Join('; ', [string[]]$values.ToArray())
+                }
+                $entry = New-WsusbotMap
+                $entry['time'] = $null
+                # PowerShell unwraps the Nullable[DateTime]: compare with $null, then cast
+                if ($null -ne $record.TimeCreated) { $entry['time'] = Get-WsusbotUtcStamp (([datetime]$record.TimeCreated).ToUniversalTime()) }
+                $entry['id'] = [int]$record.Id
+                $entry['level'] = $level
+                $entry['message'] = [string]$message
+                if ($level -eq 'Information') { [void]$others.Add($entry) } else { [void]$problems.Add($entry) }
+            }
+        } catch {
+            Add-WsusbotError $Errors 'logs.windowsupdate_events' $_
+        } finally { $reader.Dispose() }
+        $events = New-WsusbotList
+        foreach ($entry in $problems) { [void]$events.Add($entry) }
+        foreach ($entry in $others) { if ($events.Count -lt $MaxEvents) { [void]$events.Add($entry) } }
+        $section['available'] = $true
+        $section['events'] = $events
+        return ,$section
     }
 
     function Get-LogsSection {
@@ -267,6 +375,9 @@ function Invoke-WsusbotProbe_client_facts {
         if ($log['exists']) {
             try { $log['tail'] = Get-TextTail $log['path'] 200 } catch { Add-WsusbotError $Errors 'logs.windowsupdate_log' $_ }
         }
+        # the log's timestamps are local: the host's offset (minutes, local = UTC + offset)
+        $log['utc_offset_minutes'] = $null
+        try { $log['utc_offset_minutes'] = [int][System.TimeZone]::CurrentTimeZone.GetUtcOffset([DateTime]::Now).TotalMinutes } catch { Add-WsusbotError $Errors 'logs.windowsupdate_log' $_ }
         $section['windowsupdate_log'] = $log
         $urllog = New-WsusbotMap
         $urllog['path'] = $env:ProgramFiles + '\WindowsUpdate\V4\urllog.dat'
@@ -276,6 +387,7 @@ function Invoke-WsusbotProbe_client_facts {
             try { $urllog['pingback_cached'] = ((New-Object System.IO.FileInfo $urllog['path']).Length -gt 0) } catch { Add-WsusbotError $Errors 'logs.urllog_dat' $_ }
         }
         $section['urllog_dat'] = $urllog
+        $section['windowsupdate_events'] = Get-UpdateEventsSection 72 200
         return ,$section
     }
 

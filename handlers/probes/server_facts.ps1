@@ -39,7 +39,10 @@ function Invoke-WsusbotProbe_server_facts {
     }
 
     function Find-Stsadm {
-        # SharePoint's command-line tool: WSS 2.0 = 60, WSS 3.0 / MOSS 2007 = 12, then 14, 15, 16
+        # SharePoint's command-line tool: WSS 2.0 in ...\web server extensions\60\BIN, WSS 3.0 /
+        # MOSS 2007 in ...\12\BIN (Powerful Command Line Administration for SharePoint,
+        # https://docs.microsoft.com/en-us/previous-versions/technet-magazine/cc162513(v=msdn.10)),
+        # then 14, 15, 16 (not verified)
         foreach ($hive in @('60', '12', '14', '15', '16')) {
             $path = $env:CommonProgramFiles + '\Microsoft Shared\web server extensions\' + $hive + '\BIN\stsadm.exe'
             if ([System.IO.File]::Exists($path)) { return $path }
@@ -47,14 +50,12 @@ function Invoke-WsusbotProbe_server_facts {
         return $null
     }
 
-    function Get-ExcludedPaths {
-        # 'stsadm -o enummanagedpaths -url <site>' lists the managed paths as XML
-        # (<Path Name="..." Type="Exclusion"/> for excluded ones); read-only
-        param([string]$Stsadm, [int]$Port)
+    function Invoke-Stsadm {
+        param([string]$Stsadm, [string]$Arguments)
         $timeout = Get-WsusbotParam $P 'timeout_ms'
         if ($null -eq $timeout) { $timeout = 30000 }
         $start = New-Object System.Diagnostics.ProcessStartInfo $Stsadm
-        $start.Arguments = '-o enummanagedpaths -url http://localhost:' + $Port
+        $start.Arguments = $Arguments
         $start.UseShellExecute = $false
         $start.RedirectStandardOutput = $true
         $start.CreateNoWindow = $true
@@ -64,13 +65,54 @@ function Invoke-WsusbotProbe_server_facts {
             $process.Kill()
             throw "stsadm did not finish within $timeout ms"
         }
-        $text = $process.StandardOutput.ReadToEnd()
-        $excluded = New-WsusbotList
+        return $process.StandardOutput.ReadToEnd()
+    }
+
+    function ConvertTo-ManagedPathKind {
+        # SPPrefixType: ExplicitInclusion, WildcardInclusion, Exclusion (obsolete from WSS 3.0)
+        # https://learn.microsoft.com/en-us/previous-versions/office/developer/sharepoint-services/ms464544(v=office.12)
+        param([string]$Type)
+        if ($Type -match 'Exclu') { return 'exclusion' }
+        if ($Type -match 'Wild') { return 'wildcard' }
+        if ($Type -match 'Expl') { return 'explicit' }
+        return $Type.ToLowerInvariant()
+    }
+
+    function New-ManagedPath {
+        param([string]$Name, [string]$Type)
+        $entry = New-WsusbotMap
+        $entry['path'] = '/' + $Name.TrimStart('/')
+        $entry['kind'] = ConvertTo-ManagedPathKind $Type
+        return ,$entry
+    }
+
+    function Get-ManagedPathsFromObjectModel {
+        # WSS 3.0 and later: SPWebApplication.Prefixes (SPPrefix.Name, SPPrefix.PrefixType),
+        # https://learn.microsoft.com/en-us/previous-versions/office/developer/sharepoint-2010/ms468487(v=office.14)
+        param([int]$Port)
+        $assembly = [System.Reflection.Assembly]::LoadWithPartialName('Microsoft.SharePoint')
+        if ($null -eq $assembly) { throw 'the Microsoft.SharePoint assembly cannot be loaded' }
+        $application = [Microsoft.SharePoint.Administration.SPWebApplication]::Lookup((New-Object System.Uri ('http://localhost:' + $Port)))
+        if ($null -eq $application) { throw "no SharePoint web application on port $Port" }
+        $paths = New-WsusbotList
+        foreach ($prefix in $application.Prefixes) { [void]$paths.Add((New-ManagedPath ([string]$prefix.Name) ([string]$prefix.PrefixType))) }
+        return ,$paths
+    }
+
+    function Get-ManagedPathsFromStsadm {
+        # 'stsadm -o enummanagedpaths -url <site>' (read-only) lists the managed paths as XML
+        # elements carrying a name and a type; the exact layout is **not verified** against a
+        # published sample, so any element with Name and Type attributes is read and anything
+        # else is an error, never a guess
+        param([string]$Stsadm, [int]$Port)
+        $text = Invoke-Stsadm $Stsadm ('-o enummanagedpaths -url http://localhost:' + $Port)
         $xml = [xml]$text
-        foreach ($node in $xml.SelectNodes('//Path')) {
-            if ([string]$node.GetAttribute('Type') -match 'Exclu') { [void]$excluded.Add('/' + ([string]$node.GetAttribute('Name')).TrimStart('/')) }
+        $paths = New-WsusbotList
+        foreach ($node in $xml.SelectNodes('//*[@Name and @Type]')) {
+            [void]$paths.Add((New-ManagedPath ([string]$node.GetAttribute('Name')) ([string]$node.GetAttribute('Type'))))
         }
-        return ,$excluded
+        if ($paths.Count -eq 0 -and $text.Trim()) { throw 'stsadm -o enummanagedpaths printed no Name/Type entries' }
+        return ,$paths
     }
 
     function Get-SharePointSection {
@@ -87,16 +129,39 @@ function Invoke-WsusbotProbe_server_facts {
             $config = [System.IO.Path]::Combine($root['physical_path'], 'web.config')
             if ([System.IO.File]::Exists($config)) { $present = ([System.IO.File]::ReadAllText($config) -match 'SharePoint') }
         }
+        $where = 'iis.sites.' + $Site['name'] + '.sharepoint'
         $section['present'] = $present
         $section['excluded_paths'] = $null
-        if ($present) {
-            $port = $null
-            foreach ($binding in $Site['bindings']) { if ($binding['protocol'] -eq 'http' -and $null -eq $port) { $port = $binding['port'] } }
-            $stsadm = Find-Stsadm
-            if ($null -eq $stsadm) { Add-WsusbotError $Errors ('iis.sites.' + $Site['name'] + '.sharepoint') 'stsadm.exe not found' }
-            elseif ($null -ne $port) {
-                try { $section['excluded_paths'] = Get-ExcludedPaths $stsadm $port } catch { Add-WsusbotError $Errors ('iis.sites.' + $Site['name'] + '.sharepoint') $_ }
-            }
+        $section['version'] = $null
+        $section['managed_paths'] = $null
+        if (-not $present) { return ,$section }
+        $port = $null
+        foreach ($binding in $Site['bindings']) { if ($binding['protocol'] -eq 'http' -and $null -eq $port) { $port = $binding['port'] } }
+        $stsadm = Find-Stsadm
+        if ($null -eq $stsadm) { Add-WsusbotError $Errors $where 'stsadm.exe not found'; return ,$section }
+        # the product version: the file version of stsadm.exe (6.0.2.x under 60\BIN, 12.0.x
+        # under 12\BIN); the 'Web Server Extensions\<ver>' registry key is not read: its
+        # values are not verified
+        $section['version'] = Get-WsusbotFileVersion $stsadm
+        if ($null -eq $port) { Add-WsusbotError $Errors $where 'the site has no http binding'; return ,$section }
+        $major = $null
+        if ($section['version']) { $major = [int]([string]$section['version']).Split('.')[0] }
+        if ($null -ne $major -and $major -lt 12) {
+            # WSS 2.0: included and excluded paths (Managing Paths (WSS 2.0),
+            # https://learn.microsoft.com/en-us/previous-versions/tn-archive/cc287929(v=office.12))
+            try {
+                $paths = Get-ManagedPathsFromStsadm $stsadm $port
+                $section['managed_paths'] = $paths
+                $excluded = New-WsusbotList
+                foreach ($path in $paths) { if ($path['kind'] -eq 'exclusion') { [void]$excluded.Add($path['path']) } }
+                $section['excluded_paths'] = $excluded
+            } catch { Add-WsusbotError $Errors $where $_ }
+            return ,$section
+        }
+        # WSS 3.0 / MOSS 2007 and later: inclusions only; the object model first, stsadm second
+        try { $section['managed_paths'] = Get-ManagedPathsFromObjectModel $port } catch {
+            Add-WsusbotError $Errors $where $_
+            try { $section['managed_paths'] = Get-ManagedPathsFromStsadm $stsadm $port } catch { Add-WsusbotError $Errors $where $_ }
         }
         return ,$section
     }

@@ -37,6 +37,9 @@ class HostFaults:
     hang: bool = False
     #: fix probe names that fail with "Access is denied." (exit 1)
     fail_fixes: set[str] = field(default_factory=set)
+    #: fix probe names whose answer is cut short after the fix has changed the host
+    #: (the connection dropped while the output was on its way)
+    truncate_fixes: set[str] = field(default_factory=set)
 
 
 class SimulatedHost:
@@ -90,7 +93,7 @@ class SimulatedHost:
             stdout = json.dumps(exc.document).encode() if exc.document is not None else b""
             return ExecResult(stdout=stdout, stderr=clixml_error(str(exc)), exit_code=1)
         stdout = json.dumps(document).encode("utf-8")
-        if self.faults.truncate_json:
+        if self.faults.truncate_json or call.name in self.faults.truncate_fixes:
             stdout = stdout[: max(1, len(stdout) // 2)]
         return ExecResult(stdout=stdout, duration_s=HANG_SECONDS if self.faults.hang else 0.0)
 

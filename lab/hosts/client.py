@@ -28,6 +28,14 @@ POLICY_KEYS = (
     "AUOptions",
     "TargetGroup",
     "TargetGroupEnabled",
+    # Windows 10/11 scan source (docs: wufb-wsus; "dual scan"); absent = null
+    "DisableDualScan",
+    "DeferQualityUpdates",
+    "DeferFeatureUpdates",
+    "SetPolicyDrivenUpdateSourceForQualityUpdates",
+    "SetPolicyDrivenUpdateSourceForFeatureUpdates",
+    "DoNotConnectToWindowsUpdateInternetLocations",
+    "UseUpdateClassPolicySource",
 )
 USER_AGENT = "wsusbot-probe/1"
 _TAIL_TIME = re.compile(r"\{(now[^}]*)\}")
@@ -70,6 +78,7 @@ class ClientHost(SimulatedHost):
     def fix_probes(self) -> dict[str, ProbeHandler]:
         return {
             "fix_set_wsus_policy": self._fix_set_wsus_policy,
+            "fix_enable_automatic_updates": self._fix_enable_automatic_updates,
             "fix_reset_au_state": self._fix_reset_au_state,
             "fix_restart_wuauserv": self._fix_restart_wuauserv,
         }
@@ -221,6 +230,12 @@ class ClientHost(SimulatedHost):
                 self._render_log_line(line, now, str(policy.get("WUServer") or ""))
                 for line in update_log["tail"]
             ]
+        if update_log:
+            # local = UTC + offset, as the probe reports it for WindowsUpdate.log's times
+            update_log["utc_offset_minutes"] = int(self.utc_offset.total_seconds() // 60)
+        events = logs.get("windowsupdate_events") or {}
+        if events.get("events") is not None:
+            events["events"] = self._render_events(events["events"], now)
         return {
             "schema": CLIENT_FACTS,
             "host": self.name,
@@ -234,6 +249,8 @@ class ClientHost(SimulatedHost):
                 "DetectionStartTime": registry_time(dst, self.utc_offset) if dst else None,
                 "last_search_success": iso_utc(search) if search else None,
                 "reboot_required": au.get("reboot_required"),
+                # the Control Panel setting (same key as AUState; 1 = turned off)
+                "AUOptions": au.get("AUOptions"),
             },
             "services": copy.deepcopy(self.state["services"]),
             "http": http,
@@ -241,6 +258,17 @@ class ClientHost(SimulatedHost):
             "proxy": copy.deepcopy(self.state["proxy"]),
             "errors": [],
         }
+
+    def _render_events(self, events: list[JsonDict], now: datetime) -> list[JsonDict]:
+        """Operational-log events as the probe writes them: ISO UTC times, errors and
+        warnings first, then the rest, each group newest first."""
+        rendered = []
+        for event in events:
+            when = resolve_time(event.get("time"), now)
+            rendered.append({**event, "time": iso_utc(when) if when else None})
+        rendered.sort(key=lambda event: str(event.get("time") or ""), reverse=True)
+        rendered.sort(key=lambda event: event.get("level") == "Information")
+        return rendered
 
     def _render_log_line(self, line: str, now: datetime, wuserver: str) -> str:
         def stamp(match: re.Match[str]) -> str:
@@ -274,6 +302,37 @@ class ClientHost(SimulatedHost):
             "AU\\NoAutoUpdate removed",
         ]
         return self._fix_result("client.set_wsus_policy", before != after, before, after, log)
+
+    def _au_settings(self) -> JsonDict:
+        return {
+            "NoAutoUpdate": self._policy_value("NoAutoUpdate"),
+            "policy AUOptions": self._policy_value("AUOptions"),
+            "AUOptions": self.state["au"].get("AUOptions"),
+            "wuauserv": copy.deepcopy(self.state["services"]["wuauserv"]),
+        }
+
+    def _fix_enable_automatic_updates(self, params: dict[str, Any]) -> JsonDict:
+        """docs/catalogue.md client.enable_automatic_updates: policy NoAutoUpdate / AUOptions
+        removed when 1, Control Panel AUOptions 1 -> 3, wuauserv restarted if it ran."""
+        del params
+        before = self._au_settings()
+        policy, au = self.state["policy"], self.state["au"]
+        log = []
+        for key in ("NoAutoUpdate", "AUOptions"):
+            if policy.get(key) == 1:
+                policy[key] = None
+                log.append(f"deleted policy AU\\{key} (was 1)")
+        if au.get("AUOptions") == 1:
+            au["AUOptions"] = 3
+            log.append("set Auto Update\\AUOptions = 3 (was 1: off in Control Panel)")
+        changed = self._au_settings() != before
+        if changed and self.state["services"]["wuauserv"].get("state") == "Running":
+            log += ["stopped wuauserv", "started wuauserv"]
+        if not changed:
+            log.append("nothing was set to disabled: no change")
+        return self._fix_result(
+            "client.enable_automatic_updates", changed, before, self._au_settings(), log
+        )
 
     def _au_snapshot(self) -> JsonDict:
         now = self.clock.now()

@@ -206,10 +206,17 @@ class ServerHost(SimulatedHost):
             "fix_install_selfupdate_port80": self._fix_install_selfupdate,
             "fix_enable_anonymous_auth": self._fix_enable_anonymous_auth,
             "fix_start_services": self._fix_start_services,
+            "fix_raise_wsuspool_memory": self._fix_raise_wsuspool_memory,
         }
 
     def _site_facts(self, name: str, site: JsonDict) -> JsonDict:
-        sharepoint = site.get("sharepoint") or {"present": False, "excluded_paths": []}
+        sharepoint = {
+            "present": False,
+            "excluded_paths": [],
+            "version": None,
+            "managed_paths": None,
+            **(site.get("sharepoint") or {}),
+        }
         return {
             "name": name,
             "id": site.get("id"),
@@ -229,6 +236,22 @@ class ServerHost(SimulatedHost):
             "sharepoint": copy.deepcopy(sharepoint),
         }
 
+    def _modern_iis(self) -> bool:
+        """IIS 7+ (applicationHost.config); the probe reads pool limits only there."""
+        version = str((self.state.get("iis") or {}).get("version") or "0")
+        head = version.split(".", 1)[0]
+        return head.isdigit() and int(head) >= 7
+
+    def _pool_facts(self, name: str, pool_state: Any) -> JsonDict:
+        settings = ((self.state.get("iis") or {}).get("app_pool_settings") or {}).get(name) or {}
+        modern = self._modern_iis()
+        return {
+            "name": name,
+            "state": pool_state,
+            "private_memory_kb": settings.get("private_memory_kb") if modern else None,
+            "queue_length": settings.get("queue_length") if modern else None,
+        }
+
     def _server_facts(self, params: dict[str, Any]) -> JsonDict:
         del params
         iis = self.state.get("iis") or {}
@@ -242,7 +265,7 @@ class ServerHost(SimulatedHost):
                 "version": iis.get("version"),
                 "sites": [self._site_facts(name, site) for name, site in sites],
                 "app_pools": [
-                    {"name": name, "state": pool_state}
+                    self._pool_facts(name, pool_state)
                     for name, pool_state in (iis.get("app_pools") or {}).items()
                 ],
             },
@@ -441,3 +464,50 @@ class ServerHost(SimulatedHost):
                 result,
             )
         return result
+
+    def _fix_raise_wsuspool_memory(self, params: dict[str, Any]) -> JsonDict:
+        """privateMemory -> 7372800 KB (4 x the 1843200 KB WSUS default) unless 0 or higher,
+        queueLength -> 2000 when lower, then a recycle (as fix_raise_wsuspool_memory.ps1)."""
+        del params
+        fix = "server.raise_wsuspool_memory"
+        iis = self.state.setdefault("iis", {})
+        empty = {"fix": fix, "changed": False, "before": {}, "after": {}, "log": []}
+        if not self._modern_iis():
+            raise ProbeFailure(
+                f"{fix}: IIS {iis.get('version')} has no applicationHost.config privateMemory "
+                "setting for WsusPool",
+                empty,
+            )
+        pools = iis.get("app_pools") or {}
+        if "WsusPool" not in pools:
+            raise ProbeFailure(f"{fix}: IIS has no WsusPool application pool", empty)
+        settings = iis.setdefault("app_pool_settings", {}).setdefault("WsusPool", {})
+
+        def read() -> JsonDict:
+            return {
+                "state": pools.get("WsusPool"),
+                "private_memory_kb": int(settings.get("private_memory_kb") or 0),
+                "queue_length": int(settings.get("queue_length") or 1000),
+            }
+
+        before = read()
+        log: list[str] = []
+        current = before["private_memory_kb"]
+        if current != 0 and current < 7_372_800:
+            settings["private_memory_kb"] = 7_372_800
+            log.append(f"WsusPool privateMemory {current} KB -> 7372800 KB")
+        else:
+            log.append(f"WsusPool privateMemory is {current} KB (0 = no limit); left alone")
+        if before["queue_length"] < 2000:
+            settings["queue_length"] = 2000
+            log.append(f"WsusPool queueLength {before['queue_length']} -> 2000")
+        after = read()
+        changed = before != after
+        if changed:
+            log.append("applicationHost.config committed")
+            log.append(
+                "recycled application pool WsusPool"
+                if pools.get("WsusPool") == "Started"
+                else f"WsusPool is {pools.get('WsusPool')}; not recycled"
+            )
+        return {"fix": fix, "changed": changed, "before": before, "after": after, "log": log}

@@ -62,8 +62,71 @@ OS_PRESETS: dict[str, JsonDict] = {
         },
         "agent": {"wuaueng_version": "10.0.19041.3636"},
         "log_path": "C:\\Windows\\WindowsUpdate.log",
+        "log_kind": "etw",
+    },
+    "win11": {
+        "os": {
+            "caption": "Microsoft Windows 11 Enterprise",
+            "version": "10.0.22631",
+            "build": "22631",
+            "arch": "x64",
+            "language": "en",
+            "selfupdate_os": None,
+        },
+        "agent": {"wuaueng_version": "10.0.22621.3527"},
+        "log_path": "C:\\Windows\\WindowsUpdate.log",
+        "log_kind": "etw",
+    },
+    "2016": {
+        "os": {
+            "caption": "Microsoft Windows Server 2016 Standard",
+            "version": "10.0.14393",
+            "build": "14393",
+            "arch": "x64",
+            "language": "en",
+            "selfupdate_os": None,
+        },
+        "agent": {"wuaueng_version": "10.0.14393.6795"},
+        "log_path": "C:\\Windows\\WindowsUpdate.log",
+        "log_kind": "etw",
+    },
+    "2022": {
+        "os": {
+            "caption": "Microsoft Windows Server 2022 Standard",
+            "version": "10.0.20348",
+            "build": "20348",
+            "arch": "x64",
+            "language": "en",
+            "selfupdate_os": None,
+        },
+        "agent": {"wuaueng_version": "10.0.20348.2322"},
+        "log_path": "C:\\Windows\\WindowsUpdate.log",
+        "log_kind": "etw",
     },
 }
+
+#: what %windir%\WindowsUpdate.log holds on Windows 10/11 and Server 2016+: a notice, not a
+#: log (text as quoted in public samples, docs/catalogue.md S25; Microsoft:
+#: https://learn.microsoft.com/powershell/module/windowsupdate/get-windowsupdatelog)
+ETW_STUB_TAIL: tuple[str, ...] = (
+    "Windows Update logs are now generated using ETW (Event Tracing for Windows).",
+    "Please run the Get-WindowsUpdateLog PowerShell command to convert ETW traces into a "
+    "readable WindowsUpdate.log.",
+    "For more information, please visit https://go.microsoft.com/fwlink/?LinkId=518345",
+)
+
+OPERATIONAL_LOG = "Microsoft-Windows-WindowsUpdateClient/Operational"
+
+#: Microsoft-Windows-WindowsUpdateClient/Operational events of a healthy client: event 26
+#: "Windows Update successfully found updateCount updates." (provider manifest as listed
+#: at https://detection-wiki-dev.pages.dev/microsoft-windows-windowsupdateclient/);
+#: ``time`` is a lab-relative time rendered as ISO UTC when the probe answers
+HEALTHY_EVENTS: tuple[JsonDict, ...] = (
+    {"time": "now-3h", "id": 26, "level": "Information",
+     "message": "Windows Update successfully found 0 updates."},
+    {"time": "now-27h", "id": 26, "level": "Information",
+     "message": "Windows Update successfully found 0 updates."},
+)  # fmt: skip
 
 #: WindowsUpdate.log lines of one successful detection; ``{now-3h}`` is a log timestamp,
 #: ``{wuserver}`` the client's WUServer
@@ -93,6 +156,8 @@ def client_template(os_name: str) -> JsonDict:
         raise ValueError(
             f"unknown client os {os_name!r}; known: {', '.join(sorted(OS_PRESETS))}"
         ) from None
+    etw = preset.get("log_kind") == "etw"
+    nt6 = not str(preset["os"]["version"]).startswith("5.")
     state: JsonDict = {
         "os": copy.deepcopy(preset["os"]),
         "agent": copy.deepcopy(preset["agent"]),
@@ -112,6 +177,8 @@ def client_template(os_name: str) -> JsonDict:
             "DetectionStartTime": "now-3h1m",
             "last_search_success": "now-3h",
             "reboot_required": False,
+            # Control Panel AUOptions (4 = install automatically); the policy value rules
+            "AUOptions": 4,
         },
         "services": {
             "wuauserv": {"state": "Running", "start_mode": "Auto"},
@@ -121,9 +188,15 @@ def client_template(os_name: str) -> JsonDict:
             "windowsupdate_log": {
                 "path": preset["log_path"],
                 "exists": True,
-                "tail": list(HEALTHY_LOG_TAIL),
+                "tail": list(ETW_STUB_TAIL if etw else HEALTHY_LOG_TAIL),
             },
             "urllog_dat": {"path": _URLLOG, "exists": False, "pingback_cached": False},
+            # the operational log exists from Vista on (NT 6.0); XP/2003 have none
+            "windowsupdate_events": {
+                "log": OPERATIONAL_LOG,
+                "available": nt6,
+                "events": copy.deepcopy(list(HEALTHY_EVENTS)) if nt6 else None,
+            },
         },
         # "" = direct access (netsh winhttp: no proxy server)
         "proxy": {"winhttp": "", "bypass": []},
@@ -193,6 +266,18 @@ def server_template(kind: str) -> JsonDict:
                     },
                 },
                 "app_pools": {"WsusPool": "Started", "DefaultAppPool": "Started"},
+                # recycling/periodicRestart privateMemory (KB, 0 = no limit; IIS default 0)
+                # and queueLength (IIS default 1000), MicrosoftDocs/iis-docs applicationPools
+                # reference; what WSUS 3.0 SP2 setup leaves on WsusPool is not verified.
+                # working_set_kb is lab-only: the private memory the pool's worker reaches
+                # under the simulated client load (it recycles when that reaches the limit)
+                "app_pool_settings": {
+                    "WsusPool": {
+                        "private_memory_kb": 0,
+                        "queue_length": 1000,
+                        "working_set_kb": 900000,
+                    }
+                },
             },
             "services": {
                 "WsusService": {"state": "Running", "start_mode": "Auto"},

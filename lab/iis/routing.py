@@ -2,7 +2,9 @@
 
 No Selfupdate vdir -> 404 on /selfupdate/*; anonymous auth off -> 401; SharePoint
 intercepting a path it does not exclude -> 401 (site demands login) or 403; a SUS server
-(no ClientWebService vdir) -> 404; WsusPool stopped -> 503 on the WSUS web services.
+(no ClientWebService vdir) -> 404; WsusPool stopped, or recycling at its private memory
+limit under load -> 503 on the WSUS web services. SharePoint follows its version: WSS 2.0
+answers what it does not exclude, 3.0+ only what an inclusion claims.
 A scenario can override any path prefix with a fixed status and/or a delay.
 """
 
@@ -73,13 +75,42 @@ def _vdir(site: JsonDict, name: str) -> JsonDict | None:
     return None
 
 
+def _sharepoint_major(sharepoint: JsonDict) -> int:
+    """6 = WSS 2.0 (also when the version is not set: the seed's SharePoint), 12+ = 3.0+."""
+    head = str(sharepoint.get("version") or "6").split(".", 1)[0]
+    return int(head) if head.isdigit() else 6
+
+
+def _under(path: str, prefix: str) -> bool:
+    prefix = prefix.lower().rstrip("/")
+    return bool(prefix) and (path == prefix or path.startswith(prefix + "/"))
+
+
 def _sharepoint_intercepts(site: JsonDict, path: str) -> bool:
+    """WSS 2.0 answers every path it does not exclude (Managing Paths (WSS 2.0): excluded
+    paths are left to other applications). WSS 3.0+ has inclusions only and excludes the
+    files, folders and vdirs it finds in the site's IIS home directory (SPPrefixType:
+    Exclusion obsolete), so it answers only a path an inclusion claims that IIS itself
+    does not hold."""
     sharepoint = site.get("sharepoint") or {}
     if not sharepoint.get("present"):
         return False
-    excluded = [p.lower().rstrip("/") for p in sharepoint.get("excluded_paths") or []]
     lowered = path.lower()
-    return not any(lowered == p or lowered.startswith(p + "/") for p in excluded if p)
+    if _sharepoint_major(sharepoint) < 12:
+        excluded = sharepoint.get("excluded_paths") or []
+        return not any(_under(lowered, p) for p in excluded)
+    first = "/" + lowered.strip("/").split("/", 1)[0]
+    held = any(first == p.lower().rstrip("/") for p in site.get("vdirs") or {})
+    held = held or lowered in {p.lower() for p in site.get("content") or []}
+    if held:
+        return False
+    for entry in sharepoint.get("managed_paths") or []:
+        name, kind = str(entry.get("path") or ""), str(entry.get("kind") or "")
+        if kind == "wildcard" and name.rstrip("*").rstrip("/") == "":
+            return True  # "/*": every first-level path is a site collection
+        if kind in ("explicit", "wildcard") and name.strip("/") and _under(lowered, name):
+            return True
+    return False
 
 
 def _override(state: JsonDict, path: str) -> Reply | None:
@@ -146,7 +177,7 @@ def _client_web_service(state: JsonDict, site: JsonDict, lowered: str) -> Reply:
         return _not_found()
     pools = (state.get("iis") or {}).get("app_pools") or {}
     pool = vdir.get("app_pool")
-    if pool is not None and pools.get(pool) != "Started":
+    if pool is not None and (pools.get(pool) != "Started" or _recycling(state, pool)):
         return Reply(
             503, 0, 0, b"<html><body>Service Unavailable</body></html>", content_type="text/html"
         )
@@ -155,3 +186,13 @@ def _client_web_service(state: JsonDict, site: JsonDict, lowered: str) -> Reply:
     if lowered == "/clientwebservice/client.asmx":
         return Reply(200, body=_ASMX, content_type="text/html; charset=utf-8")
     return _not_found()
+
+
+def _recycling(state: JsonDict, pool: str) -> bool:
+    """The pool's worker reaches its private memory limit under client load, so IIS keeps
+    recycling it and the WSUS web services answer 503 (0 = no limit; lab-only
+    ``working_set_kb`` is the memory the simulated load needs)."""
+    settings = ((state.get("iis") or {}).get("app_pool_settings") or {}).get(pool) or {}
+    limit = int(settings.get("private_memory_kb") or 0)
+    needed = int(settings.get("working_set_kb") or 0)
+    return limit > 0 and needed >= limit

@@ -40,10 +40,15 @@ _HEALTHY_CLIENT: dict[str, Any] = {
     },
     "au": {
         "AUState": 2,
-        "LastWaitTimeout": "2026.11.25 13.00.00",
-        "DetectionStartTime": "2026.11.25 20.55.00",
+        # the form Automatic Updates writes (DetectionStartTime = "2003.09.10 12:38:10" in
+        # http://smallvoid.com/article/winnt-automatic-updates-config.html); LastWaitTimeout
+        # UTC, DetectionStartTime local time (here UTC+9)
+        "LastWaitTimeout": "2026.11.25 13:00:00",
+        "DetectionStartTime": "2026.11.25 20:55:00",
         "last_search_success": "2026-11-25T06:00:00Z",
         "reboot_required": False,
+        # the Control Panel value in the same key (4 = scheduled install, smallvoid.com)
+        "AUOptions": 4,
     },
     "services": {
         "wuauserv": {"state": "Running", "start_mode": "Auto"},
@@ -69,6 +74,12 @@ _HEALTHY_CLIENT: dict[str, Any] = {
             "path": "C:\\Program Files\\WindowsUpdate\\V4\\urllog.dat",
             "exists": False,
             "pingback_cached": None,
+        },
+        # Windows XP has no Microsoft-Windows-WindowsUpdateClient/Operational log
+        "windowsupdate_events": {
+            "log": "Microsoft-Windows-WindowsUpdateClient/Operational",
+            "available": False,
+            "events": None,
         },
     },
     "proxy": {"winhttp": None, "bypass": []},
@@ -139,7 +150,12 @@ _HEALTHY_SERVER: dict[str, Any] = {
         ],
         "app_pools": [
             {"name": "DefaultAppPool", "state": "Started"},
-            {"name": "WsusPool", "state": "Started"},
+            {
+                "name": "WsusPool",
+                "state": "Started",
+                "private_memory_kb": 0,
+                "queue_length": 1000,
+            },
         ],
     },
     "services": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from bench.bench_logscan import write_log
 from checks.logscan import (
+    BOT_USER_AGENT_PREFIX,
     FAILING_STATUSES,
     HANDSHAKE_MAX_401,
     HANDSHAKE_WINDOW,
@@ -72,9 +74,9 @@ def test_aggregates_per_client_path_and_status() -> None:
     )
     got = [(f.client_ip, f.path, f.status, f.count, f.substatus) for f in result.failures]
     assert got == [
-        ("10.0.0.5", "/wutrack.bin", 404, 2, None),
+        ("10.0.0.5", "/wutrack.bin", 404, 2, 0),
         ("10.0.0.5", "/wutrack.bin", 500, 1, 24),
-        ("10.0.0.7", "/iuident.cab", 503, 1, None),
+        ("10.0.0.7", "/iuident.cab", 503, 1, 0),
         ("10.0.0.8", "/selfupdate/AU/x86/XP/EN/wuaucomp.cab", 403, 1, 4),
     ]
     first = result.failures[0]
@@ -82,6 +84,7 @@ def test_aggregates_per_client_path_and_status() -> None:
     assert first.last_seen == START + timedelta(seconds=5)
     assert (result.lines, result.requests, result.selfupdate_requests) == (9, 7, 6)
     assert result.status_counts == {404: 2, 500: 1, 503: 1, 200: 1, 403: 1}
+    assert result.code_counts == {"404.0": 2, "500.24": 1, "503.0": 1, "200.0": 1, "403.4": 1}
     assert result.skipped == {"field_count": 1}
 
 
@@ -157,35 +160,39 @@ def test_json_shape_and_order() -> None:
     )
     result.files.append("u_ex240105.log")
     document = result.to_json()
-    assert list(document) == ["files", "lines", "requests", "failures"]
+    assert list(document) == [
+        "files",
+        "files_without_fields",
+        "lines",
+        "requests",
+        "skipped_lines",
+        "skipped",
+        "selfupdate_requests",
+        "ignored_requests",
+        "handshakes",
+        "answers",
+        "failures",
+    ]
     assert document["files"] == ["u_ex240105.log"]
     assert (document["lines"], document["requests"]) == (5, 4)
-    assert document["failures"] == [
-        {
-            "client_ip": "10.0.0.3",
-            "path": "/iuident.cab",
-            "status": 503,
-            "count": 2,
-            "first_seen": "2024-01-05T10:00:02Z",
-            "last_seen": "2024-01-05T10:00:03Z",
-        },
-        {
-            "client_ip": "10.0.0.1",
-            "path": "/wutrack.bin",
-            "status": 404,
-            "count": 1,
-            "first_seen": "2024-01-05T10:00:01Z",
-            "last_seen": "2024-01-05T10:00:01Z",
-        },
-        {
-            "client_ip": "10.0.0.9",
-            "path": "/wutrack.bin",
-            "status": 404,
-            "count": 1,
-            "first_seen": "2024-01-05T10:00:00Z",
-            "last_seen": "2024-01-05T10:00:00Z",
-        },
+    assert document["answers"] == {"404.0": 2, "503.0": 2}
+    assert [(f["client_ip"], f["code"], f["count"]) for f in document["failures"]] == [
+        ("10.0.0.3", "503.0", 2),
+        ("10.0.0.1", "404.0", 1),
+        ("10.0.0.9", "404.0", 1),
     ]
+    assert document["failures"][0] == {
+        "client_ip": "10.0.0.3",
+        "path": "/iuident.cab",
+        "status": 503,
+        "substatus": 0,
+        "code": "503.0",
+        "substatuses": {"0": 2},
+        "count": 2,
+        "first_seen": "2024-01-05T10:00:02Z",
+        "last_seen": "2024-01-05T10:00:03Z",
+        "meaning": explain_status(503, 0),
+    }
 
 
 def test_scan_without_stats_counts_records() -> None:
@@ -300,5 +307,158 @@ def test_scan_files_memory_stays_bounded(tmp_path: Path) -> None:
 
 def test_scan_result_starts_empty() -> None:
     result = ScanResult()
-    assert result.to_json() == {"files": [], "lines": 0, "requests": 0, "failures": []}
+    document = result.to_json()
+    assert (document["files"], document["lines"], document["failures"]) == ([], 0, [])
+    assert document["skipped"] == {}
+    assert document["files_without_fields"] == []
     assert ParseStats().skipped_total == 0
+
+
+# ---------------------------------------------------------------- order independence
+
+
+def test_a_success_earlier_in_time_never_excuses_a_401() -> None:
+    # the success is later in the input but earlier in time: only non-negative gaps count
+    lines = [
+        request(10, "10.0.0.5", "/wutrack.bin", 401, 2),
+        request(5, "10.0.0.5", "/wutrack.bin", 200),
+    ]
+    assert failures(lines) == [("10.0.0.5", "/wutrack.bin", 401, 1)]
+    assert scan_lines([FIELDS, *lines]).handshakes == 0
+
+
+def test_a_success_in_the_same_second_completes_the_handshake() -> None:
+    lines = [
+        request(0, "10.0.0.5", "/ClientWebService/client.asmx", 401, 2),
+        request(0, "10.0.0.5", "/ClientWebService/client.asmx", 200),
+    ]
+    assert failures(lines) == []
+
+
+def _day_files(tmp_path: Path) -> list[Path]:
+    """Three consecutive logs; a 401 ends one file and its success opens the next."""
+    days = [
+        [request(0, "10.0.0.5", "/wutrack.bin", 404), request(50, "10.0.0.6", "/iuident.cab", 401)],
+        [
+            request(55, "10.0.0.6", "/iuident.cab", 200),
+            request(60, "10.0.0.7", "/wutrack.bin", 401),
+        ],
+        [request(200, "10.0.0.7", "/wutrack.bin", 200), request(300, "10.0.0.8", "/x.htm", 404)],
+    ]
+    paths = []
+    for index, lines in enumerate(days):
+        path = tmp_path / f"u_ex24010{5 + index}.log"
+        path.write_text("\n".join([FIELDS, *lines]) + "\n")
+        paths.append(path)
+    return paths
+
+
+def test_file_order_does_not_change_the_result(tmp_path: Path) -> None:
+    paths = _day_files(tmp_path)
+    expected = scan_files(paths).to_json()
+    assert [(f["client_ip"], f["status"]) for f in expected["failures"]] == [
+        ("10.0.0.5", 404),
+        ("10.0.0.7", 401),
+    ]
+    assert expected["handshakes"] == 1
+    for order in itertools.permutations(paths):
+        assert scan_files(list(order)).to_json() == expected, order
+
+
+def test_scan_files_reads_in_time_order_and_lists_files_so(tmp_path: Path) -> None:
+    paths = _day_files(tmp_path)
+    result = scan_files([paths[2], paths[0], paths[1]])
+    assert result.files == [str(p) for p in paths]
+
+
+# ---------------------------------------------------------------- reported, not silent
+
+
+def test_a_file_without_fields_header_is_reported(tmp_path: Path) -> None:
+    good = tmp_path / "u_ex240105.log"
+    good.write_text("\n".join([FIELDS, request(0, "10.0.0.5", "/wutrack.bin", 404)]) + "\n")
+    bare = tmp_path / "u_ex240106.log"
+    bare.write_text(request(90000, "10.0.0.5", "/wutrack.bin", 404) + "\n")
+    result = scan_files([good, bare])
+    assert result.files_without_fields == [str(bare)]
+    assert result.skipped == {"no_fields": 1}
+    assert result.to_json()["skipped_lines"] == 1
+
+
+# ---------------------------------------------------------------- the bot's own requests
+
+
+def test_bot_requests_are_left_out_by_address_and_user_agent() -> None:
+    fields = "#Fields: date time c-ip cs-method cs-uri-stem cs(User-Agent) sc-status sc-substatus"
+    lines = [
+        fields,
+        "2024-01-05 10:00:00 10.0.0.250 GET /selfupdate/wuident.cab Mozilla/5.0 404 0",
+        "2024-01-05 10:00:00 FE80::1%11 GET /selfupdate/wuident.cab - 404 0",
+        "2024-01-05 10:00:01 10.0.0.9 GET /iuident.cab wsusbot-probe/1 404 0",
+        "2024-01-05 10:00:02 10.0.0.5 GET /wutrack.bin Windows-Update-Agent 404 0",
+    ]
+    result = scan_lines(lines, ignored_client_ips=["10.0.0.250", "fe80::1"])
+    assert [(f.client_ip, f.path) for f in result.failures] == [("10.0.0.5", "/wutrack.bin")]
+    assert (result.ignored_requests, result.selfupdate_requests) == (3, 1)
+
+
+def test_the_bot_user_agent_prefix_is_what_the_prober_sends() -> None:
+    from handlers.http import USER_AGENT
+
+    assert USER_AGENT.lower().startswith(BOT_USER_AGENT_PREFIX)
+
+
+# ---------------------------------------------------------------- real published samples
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "iis"
+
+
+def test_iis75_sample_header_and_counts() -> None:
+    # tests/fixtures/iis/README.md: IIS 7.5 default layout, three real request lines
+    result = scan_files([FIXTURES / "u_ex160429.log"])
+    assert (result.lines, result.requests, result.selfupdate_requests) == (7, 3, 0)
+    assert result.skipped_total == 0
+    assert result.files_without_fields == []
+    assert result.failures == []
+    records = list(iter_records((FIXTURES / "u_ex160429.log").read_text().splitlines()))
+    assert records[0].time == datetime(2016, 4, 29, 5, 49, 30, tzinfo=UTC)
+    assert records[0].user_agent.startswith("Mozilla/5.0 (Windows NT 6.1;")
+    assert [(r.status, r.substatus, r.win32_status) for r in records] == [
+        (500, 0, 0),
+        (200, 0, 0),
+        (404, 0, 2),
+    ]
+
+
+def test_wsus_500_24_sample_from_microsoft() -> None:
+    # KB 2737219: ASP.NET impersonation on the WSUS site answers every request 500.24
+    result = scan_files([FIXTURES / "u_ex_wsus_500_24.log"])
+    assert (result.requests, result.selfupdate_requests) == (9, 2)
+    assert result.code_counts == {"500.24": 2}
+    got = [(f.client_ip, f.path, f.code, f.count) for f in result.failures]
+    assert got == [
+        ("fe80::e3a4:2b81:92b4:c6e7%11", "/ClientWebService/Client.asmx", "500.24", 1),
+        ("fe80::e3a4:2b81:92b4:c6e7%11", "/selfupdate/iuident.cab", "500.24", 1),
+    ]
+    assert "impersonation" in result.failures[0].to_json()["meaning"]
+    # the same address without its zone id is recognised as the bot's
+    ignored = scan_files(
+        [FIXTURES / "u_ex_wsus_500_24.log"], ignored_client_ips=["fe80::e3a4:2b81:92b4:c6e7"]
+    )
+    assert ignored.failures == []
+    assert ignored.ignored_requests == 2
+
+
+def test_ntlm_exchange_sample_fits_the_handshake_window() -> None:
+    # KB 907273: 401 2, 401 1 at 20:37:42, the 200 at 20:38:36 (credentials typed);
+    # the stem is moved onto a self-update path so the handshake rule applies to it
+    text = (FIXTURES / "u_ex_ntlm_handshake.log").read_text().splitlines()
+    records = list(iter_records(text))
+    assert [(r.status, r.substatus) for r in records] == [(401, 2), (401, 1), (200, 0)]
+    gap = records[2].time - records[0].time
+    assert timedelta(0) <= gap == timedelta(seconds=54) <= HANDSHAKE_WINDOW
+    moved = [line.replace("/default.aspx", "/ClientWebService/client.asmx") for line in text]
+    result = scan_lines(moved)
+    assert result.failures == []
+    assert result.handshakes == 1
+    assert result.code_counts == {"401.2": 1, "401.1": 1, "200.0": 1}

@@ -49,9 +49,27 @@ def test_classify_dns() -> None:
 
 
 def test_server_probe_urls() -> None:
+    # WSUS on 8530: the port-80 tree (WSUS 2.0/3.x) and the WSUS-port copy (WSUS 2012+,
+    # [MS-WUSP] 2.1 commonPort) are both asked for; the check picks by WSUS version
     assert server_probe_urls("http://w:8530/", "http://w") == [
         "http://w/selfupdate/wuident.cab",
         "http://w/iuident.cab",
         "http://w:8530/ClientWebService/client.asmx",
+        "http://w:8530/selfupdate/wuident.cab",
     ]
     assert server_probe_urls(None, None) == []
+
+
+def test_server_probe_urls_ask_once_when_wsus_is_on_the_port_80_site() -> None:
+    assert server_probe_urls("http://W/", "http://w") == [
+        "http://w/selfupdate/wuident.cab",
+        "http://w/iuident.cab",
+        "http://W/ClientWebService/client.asmx",
+    ]
+
+
+def test_server_probe_urls_without_a_selfupdate_url() -> None:
+    assert server_probe_urls("https://w:8531", None) == [
+        "https://w:8531/ClientWebService/client.asmx",
+        "https://w:8531/selfupdate/wuident.cab",
+    ]

@@ -199,3 +199,39 @@ def test_home_tab_needs_the_viewer_role(tmp_path: Path) -> None:
         text = blocks_text(view["blocks"])
         assert "viewer role" in text
         assert "wsus01" not in text
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+def test_a_click_on_an_unknown_button_is_acked_and_explained(tmp_path: Path, mode: str) -> None:
+    """A button from an older version (or a tampered action id): acked, so Slack does not
+    retry it, and the user is told; nothing runs."""
+    with slack_lab("healthy", tmp_path, mode=mode) as lab:
+        assert lab.runtime.ctx is not None
+        client = lab.runtime.ctx.chat.client  # type: ignore[attr-defined]
+        posted = client.chat_postMessage(
+            channel=CHANNEL,
+            text="old message",
+            blocks=[
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": "Old"},
+                            "action_id": "retired_action_v0",
+                            "value": "x",
+                        }
+                    ],
+                }
+            ],
+        )
+        delivery = lab.slack.click_button(
+            VIEWER, CHANNEL, str(posted["ts"]), "retired_action_v0", mode=mode
+        )
+        assert delivery.wait_ack(5).latency < 3.0
+        (answer,) = lab.slack.wait_for(
+            lambda: lab.slack.responses(delivery.id) or None, timeout=10, description="reply"
+        )
+        assert answer.body.get("response_type") == "ephemeral"
+        assert "does not know this button" in str(answer.body.get("text"))
+        assert AuditLog(lab.runtime.ctx.services.db).query(action="check") == []

@@ -19,7 +19,6 @@ from bot.store.audit import AuditLog
 from bot.store.db import Database
 from bot.store.models import Approval
 from bot.usecases.approvals.decide import Decision, decide
-from bot.usecases.approvals.recovery import orphan_age
 from lab.estate import Estate
 from lab.slack import LocalSlack
 from tests.conftest import reset_postgres
@@ -253,11 +252,9 @@ def test_restart_between_approval_and_execution_interrupts(
             assert again.runtime.ctx is not None
             assert again.runtime.schedules is not None
             store = ApprovalStore(again.runtime.ctx.services.db)
-            # just approved: another replica could be running it, so it is left alone ...
-            assert store.get(approval.id).state is crashed_in  # type: ignore[union-attr]
-            # ... until it is older than any replica could still be working on it
-            clock.advance(orphan_age(again.runtime.ctx))
-            again.runtime.schedules.run_due_now()
+            # SQLite is one process: the restarted bot knows nothing else can be running
+            # it, and says so at start-up, without waiting for any orphan age
+            assert again.runtime.ctx.services.single_process
             note = card(again, requested.thread_ts, "client.restart_wuauserv", "interrupted")
             assert not buttons(note)
             stored = store.get(approval.id)
@@ -399,3 +396,25 @@ def test_an_unreachable_host_at_approval_time_fails_with_the_reason(tmp_path: Pa
         stored = ApprovalStore(lab.runtime.ctx.services.db).in_states(State.FAILED)
         assert len(stored) == 1
         assert stored[0].error is not None
+
+
+def test_a_fix_whose_answer_is_lost_is_unknown_and_rechecked(tmp_path: Path) -> None:
+    """The fix ran on the host, then its output was cut short: the card must not say
+    failed (the host changed); it says the outcome is unknown and what the re-check shows."""
+    with slack_lab("wuauserv_stopped", tmp_path) as lab:
+        lab.estate.host("xp01").faults.truncate_fixes = {"fix_restart_wuauserv"}
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        commands_before = lab.estate.wsman("xp01").stats().commands_run
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        unknown = card(lab, requested.thread_ts, "client.restart_wuauserv", "outcome_unknown")
+        text = blocks_text(unknown.blocks)
+        assert "may or may not have run" in text
+        assert "the verifying checks now pass" in text
+        assert "client.services: pass" in text
+        assert not buttons(unknown)
+        lab.drain()
+        # the fix once, then one re-check; never a retry of the fix
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 1
+        assert lab.estate.wsman("xp01").stats().commands_run == commands_before + 2
+        assert "fix_outcome_unknown" in actions(lab)
+        assert "fix_failed" not in actions(lab)

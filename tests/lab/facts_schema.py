@@ -47,9 +47,17 @@ CLIENT_FACTS = {
         "AUOptions": INT,
         "TargetGroup": STR,
         "TargetGroupEnabled": INT,
+        "DisableDualScan": INT,
+        "DeferQualityUpdates": INT,
+        "DeferFeatureUpdates": INT,
+        "SetPolicyDrivenUpdateSourceForQualityUpdates": INT,
+        "SetPolicyDrivenUpdateSourceForFeatureUpdates": INT,
+        "DoNotConnectToWindowsUpdateInternetLocations": INT,
+        "UseUpdateClassPolicySource": INT,
     },
     "au": {
         "AUState": INT,
+        "AUOptions": INT,
         "LastWaitTimeout": STR,
         "DetectionStartTime": STR,
         "last_search_success": STR,
@@ -58,8 +66,18 @@ CLIENT_FACTS = {
     "services": {"wuauserv": SERVICE, "BITS": SERVICE},
     "http": [HTTP_RESULT],
     "logs": {
-        "windowsupdate_log": {"path": STR, "exists": BOOL, "tail": [STR]},
+        "windowsupdate_log": {
+            "path": STR,
+            "exists": BOOL,
+            "tail": [STR],
+            "utc_offset_minutes": INT,
+        },
         "urllog_dat": {"path": STR, "exists": BOOL, "pingback_cached": BOOL},
+        "windowsupdate_events": {
+            "log": STR,
+            "available": BOOL,
+            "events": [{"time": STR, "id": INT, "level": STR, "message": STR}],
+        },
     },
     "proxy": {"winhttp": STR, "bypass": [STR]},
     "errors": ERRORS,
@@ -90,10 +108,15 @@ SERVER_FACTS = {
                 "vdirs": [
                     {"path": STR, "physical_path": STR, "exists": BOOL, "anonymous_auth": BOOL}
                 ],
-                "sharepoint": {"present": BOOL, "excluded_paths": [STR]},
+                "sharepoint": {
+                    "present": BOOL,
+                    "excluded_paths": [STR],
+                    "version": STR,
+                    "managed_paths": [{"path": STR, "kind": STR}],
+                },
             }
         ],
-        "app_pools": [{"name": STR, "state": STR}],
+        "app_pools": [{"name": STR, "state": STR, "private_memory_kb": INT, "queue_length": INT}],
     },
     "services": {"WsusService": SERVICE, "W3SVC": SERVICE},
     "errors": ERRORS,

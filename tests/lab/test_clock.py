@@ -39,6 +39,6 @@ def test_advance_moves_now_and_is_thread_safe() -> None:
 
 def test_registry_and_iso_formats() -> None:
     moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-    assert registry_time(moment) == "2026.03.04 05.06.07"
-    assert registry_time(moment, timedelta(hours=9)) == "2026.03.04 14.06.07"
+    assert registry_time(moment) == "2026.03.04 05:06:07"
+    assert registry_time(moment, timedelta(hours=9)) == "2026.03.04 14:06:07"
     assert iso_utc(moment) == "2026-03-04T05:06:07Z"

@@ -68,3 +68,26 @@ def test_schema_helper_reports_a_wrong_type() -> None:
         )
         == []
     )
+
+
+def test_modern_clients_answer_with_the_etw_notice_and_events(start_estate: Any) -> None:
+    # Windows 10+: WindowsUpdate.log is only the notice, the operational log holds events;
+    # XP/2003 have no operational log (docs/catalogue.md, client.update_log_errors)
+    estate = start_estate("healthy")
+    params = {"expected_wsus_url": None, "timeout_ms": 2000}
+    win10 = estate.host("win10").answer("client_facts", params)["logs"]
+    assert any("Get-WindowsUpdateLog" in line for line in win10["windowsupdate_log"]["tail"])
+    assert win10["windowsupdate_events"]["available"] is True
+    assert {event["id"] for event in win10["windowsupdate_events"]["events"]} == {26}
+    assert all(event["time"].endswith("Z") for event in win10["windowsupdate_events"]["events"])
+    xp = estate.host("xp01").answer("client_facts", params)["logs"]
+    assert xp["windowsupdate_events"] == {
+        "log": "Microsoft-Windows-WindowsUpdateClient/Operational",
+        "available": False,
+        "events": None,
+    }
+    assert xp["windowsupdate_log"]["utc_offset_minutes"] == 0
+    failing = start_estate("modern_client_failing").host("win10").answer("client_facts", params)
+    events = failing["logs"]["windowsupdate_events"]["events"]
+    assert [event["level"] for event in events][:5] == ["Error"] * 5
+    assert events[0]["time"] > events[1]["time"]

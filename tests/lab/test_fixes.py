@@ -27,7 +27,7 @@ def get(url: str) -> int | str:
 
 
 def registry(text: str) -> datetime:
-    return datetime.strptime(text, "%Y.%m.%d %H.%M.%S").replace(tzinfo=UTC)
+    return datetime.strptime(text, "%Y.%m.%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 def iso(text: str) -> datetime:
@@ -130,6 +130,32 @@ def test_set_wsus_policy_leaves_legacy_mode(start_estate: Any) -> None:
     assert any(c["ip"] == xp.address for c in wsus.answer("wsus_computers", {})["computers"])
 
 
+def test_enable_automatic_updates_turns_control_panel_back_on(start_estate: Any) -> None:
+    xp = start_estate("au_disabled_control_panel").host("xp01")
+    assert xp.answer("client_facts", {})["au"]["AUOptions"] == 1
+    result = fix(xp, "fix_enable_automatic_updates")
+    assert result["fix"] == "client.enable_automatic_updates"
+    assert result["changed"] is True
+    assert result["before"]["AUOptions"] == 1
+    assert result["after"]["AUOptions"] == 3
+    facts = xp.answer("client_facts", {})
+    assert facts["au"]["AUOptions"] == 3
+    # AUState 7 stays for client.reset_au_state
+    assert facts["au"]["AUState"] == 7
+    again = fix(xp, "fix_enable_automatic_updates")
+    assert again["changed"] is False
+
+
+def test_enable_automatic_updates_removes_the_policy_off(start_estate: Any) -> None:
+    xp = start_estate("au_disabled").host("xp01")
+    result = fix(xp, "fix_enable_automatic_updates")
+    assert result["before"]["NoAutoUpdate"] == 1
+    assert result["after"]["NoAutoUpdate"] is None
+    policy = xp.answer("client_facts", {})["policy"]
+    assert policy["NoAutoUpdate"] is None
+    assert policy["AUOptions"] == 4
+
+
 def test_restart_wuauserv(start_estate: Any) -> None:
     xp = start_estate("wuauserv_stopped").host("xp01")
     result = fix(xp, "fix_restart_wuauserv")
@@ -203,3 +229,40 @@ def test_scenario_http_overrides_and_unknown_hosts(start_estate: Any) -> None:
     assert fetched["status"] is None
     by_name = xp.fetch("http://wsus01/selfupdate/wuident.cab", 1000)
     assert by_name["status"] == 200
+
+
+def test_raise_wsuspool_memory_stops_the_503s(start_estate: Any) -> None:
+    server = start_estate("wsuspool_recycling").host("wsus01")
+    assert get(server.wsus_url + "/ClientWebService/client.asmx") == 503
+    pool = next(
+        p for p in server.answer("server_facts", {})["iis"]["app_pools"] if p["name"] == "WsusPool"
+    )
+    assert (pool["state"], pool["private_memory_kb"]) == ("Started", 1_843_200)
+    result = fix(server, "fix_raise_wsuspool_memory")
+    assert result["changed"] is True
+    assert result["before"]["private_memory_kb"] == 1_843_200
+    assert result["after"] == {
+        "state": "Started",
+        "private_memory_kb": 7_372_800,
+        "queue_length": 2000,
+    }
+    assert get(server.wsus_url + "/ClientWebService/client.asmx") == 200
+    # a second run changes nothing
+    assert fix(server, "fix_raise_wsuspool_memory")["changed"] is False
+
+
+def test_raise_wsuspool_memory_refuses_iis6(start_estate: Any) -> None:
+    server = start_estate("sharepoint_blocks_selfupdate").host("wsus01")
+    with pytest.raises(ProbeFailure, match=r"IIS 6\.0"):
+        server.answer("fix_raise_wsuspool_memory", {})
+
+
+def test_wss3_inclusions_leave_the_selfupdate_tree_alone(start_estate: Any) -> None:
+    server = start_estate("sharepoint_wss3").host("wsus01")
+    assert get(server.selfupdate_url + "/selfupdate/wuident.cab") == 200
+    assert get(server.selfupdate_url + "/iuident.cab") == 200
+    site = server.state["iis"]["sites"]["Default Web Site"]
+    # a wildcard inclusion claiming a path IIS does not hold is answered by SharePoint
+    site["sharepoint"]["managed_paths"].append({"path": "/Selfupdate", "kind": "wildcard"})
+    site["vdirs"].pop("/Selfupdate")
+    assert get(server.selfupdate_url + "/selfupdate/wuident.cab") == 403

@@ -22,6 +22,9 @@ CATALOGUE_SCENARIOS = {
     "iis_log_errors", "sus_client", "legacy_sus_server", "policy_missing", "use_wuserver_off",
     "au_disabled", "wuauserv_stopped", "detection_stalled", "client_network_blocked",
     "winrm_down", "winrm_auth_fails", "stalled_fleet", "mixed",
+    "modern_client_failing",
+    "au_disabled_control_panel", "dual_scan",
+    "sharepoint_wss3", "wsuspool_recycling",
 }  # fmt: skip
 CHECK_ID = re.compile(r"^(server|client)\.[a-z0-9_]+$")
 HEADER = re.compile(r"^# (FAIL|WARN)(?: ([a-z0-9_]+))?: (.+)$")

@@ -42,6 +42,8 @@ STATE_EMOJI = {
     "denied": ":no_entry_sign:",
     "expired": ":alarm_clock:",
     "interrupted": ":warning:",
+    "outcome_unknown": ":grey_question:",
+    "withdrawn": ":heavy_multiplication_x:",
 }
 
 

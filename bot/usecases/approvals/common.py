@@ -6,7 +6,11 @@ stale messages and replicas can never run a fix twice. Every step is audited."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from bot.chat import ChatError
@@ -21,6 +25,35 @@ log = logging.getLogger(__name__)
 
 #: the user name audit rows carry for what the bot does on its own
 BOT_USER = "wsusbot"
+#: how long a fix's lease lasts unless renewed; due work (every 15 s) interrupts a fix
+#: whose lease lapsed, so a dead replica's fix is reported within LEASE + 15 s < 60 s
+LEASE = timedelta(seconds=30)
+RENEW_EVERY_S = 10.0
+
+
+def lease_values(ctx: BotContext) -> dict[str, Any]:
+    """The columns that make this replica the holder of a fix's lease."""
+    return {"lease_owner": ctx.replica, "lease_until": ctx.now() + LEASE}
+
+
+@asynccontextmanager
+async def lease_kept(ctx: BotContext, approval_id: str) -> AsyncIterator[None]:
+    """Renew this replica's lease on a fix while the block runs (the fix, its re-check)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            held = await asyncio.to_thread(
+                approvals(ctx).renew_lease, approval_id, ctx.replica, ctx.now() + LEASE
+            )
+            if not held:
+                return
+
+    task = asyncio.get_running_loop().create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def approvals(ctx: BotContext) -> ApprovalStore:

@@ -15,6 +15,7 @@ from bot.usecases.approvals.common import (
     about,
     already,
     approvals,
+    lease_values,
     refuse_fix,
     reload,
     update_card,
@@ -139,7 +140,15 @@ def _approve(ctx: BotContext, user: str, approval: ApprovalRecord, fix: FixMeta)
     if approval.expires_at <= ctx.now():
         expire(ctx, approval)
         return refuse_fix(ctx, user, "this request has expired; request the fix again", **facts)
-    if not _decide_once(ctx, user, approval, State.APPROVED, AuditAction.FIX_APPROVED, "approved"):
+    if not _decide_once(
+        ctx,
+        user,
+        approval,
+        State.APPROVED,
+        AuditAction.FIX_APPROVED,
+        "approved",
+        **lease_values(ctx),
+    ):
         return already(ctx, approval.id)
     # the buttons go at once: nobody can act on this card again
     update_card(ctx, reload(ctx, approval.id), state="running", note="running…")

@@ -15,6 +15,8 @@ from bot.usecases.approvals.common import (
     BOT_USER,
     about,
     approvals,
+    lease_kept,
+    lease_values,
     reload,
     say_in_thread,
     update_card,
@@ -34,8 +36,16 @@ FIX_DEADLINE_S = 120.0
 
 async def execute(ctx: BotContext, approval_id: str) -> None:
     store = approvals(ctx)
-    if not await asyncio.to_thread(store.transition, approval_id, State.APPROVED, State.RUNNING):
+    if not await asyncio.to_thread(
+        store.transition, approval_id, State.APPROVED, State.RUNNING, **lease_values(ctx)
+    ):
         return
+    async with lease_kept(ctx, approval_id):
+        await _run(ctx, approval_id)
+
+
+async def _run(ctx: BotContext, approval_id: str) -> None:
+    store = approvals(ctx)
     approval = await asyncio.to_thread(reload, ctx, approval_id)
     fix = get_fix(approval.fix_id)
     user = approval.decided_by or BOT_USER
@@ -49,6 +59,9 @@ async def execute(ctx: BotContext, approval_id: str) -> None:
         result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S)
     except WsusbotError as exc:
         reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
+        if isinstance(exc, CollectionError) and exc.delivered:
+            await _outcome_unknown(ctx, approval, fix, f"{reason}: {exc}", user, audit)
+            return
         await asyncio.to_thread(_fail, ctx, approval, f"{reason}: {exc}", user, audit)
         return
     try:
@@ -122,6 +135,54 @@ def _fail(
         )
     )
     update_card(ctx, reload(ctx, approval.id), note="failed; nothing is retried")
+
+
+async def _outcome_unknown(
+    ctx: BotContext,
+    approval: ApprovalRecord,
+    fix: FixMeta,
+    error: str,
+    user: str,
+    audit: dict[str, Any],
+) -> None:
+    """The command reached the host and the answer was lost (cut short, or past the
+    deadline): the host may have changed. Never "failed", never retried: re-check and say
+    what the host shows now."""
+    try:
+        target = ctx.services.inventory.resolve(approval.host)
+        verification, ok = await verify(ctx, target, fix, user)
+        shows = "the verifying checks now pass" if ok else "the verifying checks still fail"
+    except WsusbotError as exc:
+        verification, ok, shows = [f"re-check failed: {exc}"], False, "the re-check failed too"
+    if not await asyncio.to_thread(
+        approvals(ctx).transition,
+        approval.id,
+        State.RUNNING,
+        State.OUTCOME_UNKNOWN,
+        finished_at=ctx.now(),
+        error=error[:2000],
+        result={"verification": verification, "outcome": "unknown", "recheck_ok": ok},
+    ):
+        return
+    await asyncio.to_thread(
+        ctx.record,
+        AuditRecord(
+            time=ctx.now(),
+            user=user,
+            action=AuditAction.FIX_OUTCOME_UNKNOWN,
+            outcome="recheck_ok" if ok else "recheck_failing",
+            detail=error,
+            **audit,
+        ),
+    )
+    fresh = await asyncio.to_thread(reload, ctx, approval.id)
+    await asyncio.to_thread(
+        update_card,
+        ctx,
+        fresh,
+        note="the fix command reached the host but its answer was lost, so it may or may "
+        f"not have run; not retried. Re-check: {shows}",
+    )
 
 
 async def verify(

@@ -5,7 +5,7 @@ follow-up checks that are due, and mark fixes a crash left mid-flight as interru
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.store.approvals import ApprovalRecord, State
@@ -21,6 +21,7 @@ from bot.usecases.approvals.common import (
 from bot.usecases.approvals.decide import expire
 from bot.usecases.approvals.execute import FIX_DEADLINE_S
 from bot.usecases.approvals.request import TOKEN_GRACE
+from bot.usecases.check import interrupt_orphaned_checks
 from bot.usecases.context import BotContext
 from checks.errors import WsusbotError
 from checks.followup import FollowupOutcome, FollowupVerdict, followup_verdict
@@ -76,22 +77,37 @@ async def _followup(ctx: BotContext, host: str, before: dict[str, Any]) -> Follo
 
 
 def orphan_age(ctx: BotContext) -> timedelta:
-    """How long an approval may stay approved/running while some replica still works on it:
-    the fix's own deadline, the re-check's, and a margin. Older than that, nobody is."""
+    """For approvals without a lease (written before leases existed): how long one may
+    stay approved/running while some replica still works on it: the fix's own deadline,
+    the re-check's, and a margin. Older than that, nobody is."""
     runner = ctx.services.settings.runner
     return timedelta(seconds=FIX_DEADLINE_S + runner.host_deadline_s + 60)
 
 
-def recover_after_restart(ctx: BotContext) -> None:
+def _still_worked_on(approval: ApprovalRecord, now: datetime, cutoff: datetime) -> bool:
+    """A live replica holds the lease (or, for a row without one, it is younger than the
+    orphan age)."""
+    if approval.lease_until is not None:
+        return approval.lease_until > now
+    return approval.decided_at is not None and approval.decided_at > cutoff
+
+
+def recover_after_restart(ctx: BotContext, *, at_startup: bool = False) -> None:
     """A crash may leave approvals mid-flight: never resume them, say so.
 
-    Only orphans are touched (see :func:`orphan_age`): with several replicas, a row that is
-    running right now belongs to another, live replica. Called at start-up and by due work.
+    Only orphans are touched: a fix whose lease lapsed (the replica that held it stopped
+    renewing it); a live replica's fix, however long, keeps its lease renewed and is never
+    touched. Rows without a lease fall back to :func:`orphan_age`. Called at start-up and
+    by due work.
     """
+    interrupt_orphaned_checks(ctx, at_startup=at_startup)
     store = approvals(ctx)
-    cutoff = ctx.now() - orphan_age(ctx)
+    now = ctx.now()
+    cutoff = now - orphan_age(ctx)
+    # a single-process store right after a restart: nothing of the old process still runs
+    everything = at_startup and ctx.services.single_process
     for approval in store.in_states(State.RUNNING, State.APPROVED):
-        if approval.decided_at is not None and approval.decided_at > cutoff:
+        if not everything and _still_worked_on(approval, now, cutoff):
             continue
         if not store.transition(
             approval.id,

@@ -163,6 +163,14 @@ function Get-WsusbotIisAppPools {
             $entry = New-WsusbotMap
             $entry['name'] = [string]$pool.Name
             $entry['state'] = [string]$pool.State
+            # recycling/periodicRestart/@privateMemory (KB, 0 = no limit) and @queueLength
+            # (default 1000; a full queue is answered 503): MicrosoftDocs/iis-docs
+            # iis/configuration/system.applicationHost/applicationPools/add/recycling/periodicRestart/index.md
+            # and .../applicationPools/add/index.md
+            $entry['private_memory_kb'] = $null
+            $entry['queue_length'] = $null
+            try { $entry['private_memory_kb'] = [long]$pool.Recycling.PeriodicRestart.PrivateMemory } catch { $entry['private_memory_kb'] = $null }
+            try { $entry['queue_length'] = [long]$pool.QueueLength } catch { $entry['queue_length'] = $null }
             [void]$pools.Add($entry)
         }
         return ,$pools
@@ -174,6 +182,9 @@ function Get-WsusbotIisAppPools {
         $entry = New-WsusbotMap
         $entry['name'] = [string]$node.psbase.Name
         $entry['state'] = $states[[int](Get-WsusbotAdsiValue $node 'AppPoolState')]
+        # not read on IIS 6 (server.wsuspool skips it there)
+        $entry['private_memory_kb'] = $null
+        $entry['queue_length'] = $null
         [void]$pools.Add($entry)
     }
     return ,$pools

@@ -36,29 +36,68 @@ def logs(tmp_path: Path) -> list[Path]:
 
 
 def test_logscan_json_shape(logs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["logscan", "--json", *map(str, logs)]) == 0
+    # failing self-update requests: exit 1, as `check` exits 1 on a failing check
+    assert main(["logscan", "--json", *map(str, logs)]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert list(data) == ["files", "lines", "requests", "failures"]
     assert data["files"] == [str(p) for p in logs]
     assert data["requests"] == 4
+    assert data["skipped_lines"] == 1
+    assert data["skipped"] == {"field_count": 1}
+    assert data["files_without_fields"] == []
+    assert data["answers"] == {"200.0": 1, "404.0": 2}
     assert data["failures"] == [
         {
             "client_ip": "10.20.3.14",
             "path": "/wutrack.bin",
             "status": 404,
+            "substatus": 0,
+            "code": "404.0",
+            "substatuses": {"0": 2},
             "count": 2,
             "first_seen": "2026-11-25T07:00:00Z",
             "last_seen": "2026-11-25T07:03:00Z",
+            "meaning": data["failures"][0]["meaning"],
         }
     ]
+    assert data["failures"][0]["meaning"].startswith("HTTP 404.0: not found")
 
 
 def test_logscan_table(logs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["logscan", *map(str, logs)]) == 0
+    assert main(["logscan", *map(str, reversed(logs))]) == 1
     out = capsys.readouterr().out
     assert "10.20.3.14" in out
-    assert "not" in out
+    assert "404.0" in out
     assert "2 files" in out
+    assert "1 lines skipped" in out
+    assert "skipped lines: field_count 1" in out
+
+
+def test_logscan_clean_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = tmp_path / "u_ex261125.log"
+    clean.write_text("\n".join([LOG[1], LOG[4]]) + "\n", encoding="utf-8")
+    assert main(["logscan", "--json", str(clean)]) == 0
+    assert json.loads(capsys.readouterr().out)["failures"] == []
+
+
+def test_logscan_ignores_the_bots_address(
+    logs: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["logscan", "--ignore-client", "10.20.3.14", *map(str, logs)]) == 0
+    assert "2 bot requests ignored" in capsys.readouterr().out
+
+
+def test_logscan_without_fields_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bare = tmp_path / "u_ex261125.log"
+    bare.write_text(LOG[2] + "\n", encoding="utf-8")
+    # nothing readable at all: a usage/file error, not a clean zero
+    assert main(["logscan", str(bare)]) == 2
+    assert "no #Fields header" in capsys.readouterr().err
+    good = tmp_path / "u_ex261126.log"
+    good.write_text("\n".join([LOG[1], LOG[4]]) + "\n", encoding="utf-8")
+    assert main(["logscan", "--json", str(bare), str(good)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["files_without_fields"] == [str(bare)]
+    assert data["skipped"] == {"no_fields": 1}
 
 
 def test_logscan_bad_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from bot.digest.detect import (
     inventory_sightings,
     log_sightings,
 )
-from bot.digest.gather import _Names, observations
+from bot.digest.gather import _Names, log_window_start, observations
 from bot.digest.trend import compare
 from bot.store.approvals import FollowupResult
 from bot.store.digests import LogFailureState
@@ -202,3 +202,24 @@ def test_trend() -> None:
     second = compare({"b", "c"}, {"a": ["stale_sync"], "b": ["old_agent"]})
     assert (second.new, second.still, second.resolved) == (("c",), ("b",), ("a",))
     assert second.line() == "1 new · 1 still · 1 resolved"
+
+
+def test_observations_leave_out_the_bots_own_requests() -> None:
+    lines = [
+        "#Fields: date time c-ip cs-method cs-uri-stem cs(User-Agent) sc-status sc-substatus",
+        "2026-11-25 07:00:00 10.0.0.1 GET /wutrack.bin Windows-Update-Agent 404 0",
+        "2026-11-25 07:00:01 10.0.0.250 GET /selfupdate/wuident.cab - 404 0",
+        "2026-11-25 07:00:02 10.0.0.9 GET /iuident.cab wsusbot-probe/1 404 0",
+        "2026-11-25 07:00:03 10.0.0.250 GET /iuident.cab - 200 0",
+    ]
+    doc = IisLog.model_validate({"schema": "wsusbot.iis_log/1", "lines": lines})
+    seen = observations(doc, ignored_client_ips=["10.0.0.250"])
+    assert [(o.client_ip, o.status) for o in seen] == [("10.0.0.1", 404)]
+
+
+def test_log_window_starts_at_the_later_of_window_and_verified_fix() -> None:
+    window = NOW - timedelta(hours=72)
+    assert log_window_start(window, None) == window
+    assert log_window_start(window, NOW - timedelta(days=5)) == window
+    fixed = (NOW - timedelta(hours=2)).replace(tzinfo=None)  # SQLite hands back naive UTC
+    assert log_window_start(window, fixed) == NOW - timedelta(hours=2)

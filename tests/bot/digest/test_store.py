@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from bot.digest.gather import log_window_start
+from bot.store.approvals import ApprovalStore, State
 from bot.store.db import Database
 from bot.store.digests import DigestStore, LogObservation
 from checks.facts import LogCursor
@@ -93,3 +95,59 @@ def test_log_failures_accumulate_over_reads(database: Database) -> None:
     assert store.log_failures("wsus01", NOW + timedelta(minutes=30))[0].client_ip == "10.0.0.1"
     assert store.log_failures("other", NOW - timedelta(days=1)) == []
     assert store.forget_log_failures("wsus01", NOW + timedelta(minutes=30)) == 1
+
+
+def _fix(
+    approvals: ApprovalStore, host: str, finished: datetime, result: dict[str, object]
+) -> None:
+    record = approvals.create(
+        host=host,
+        fix_id="server.install_selfupdate_port80",
+        requested_by="U1",
+        now=finished - timedelta(minutes=5),
+        expires_at=finished + timedelta(hours=1),
+        channel=None,
+        thread_ts=None,
+        run_id=None,
+        context={},
+    )
+    assert approvals.transition(record.id, State.REQUESTED, State.APPROVED)
+    assert approvals.transition(record.id, State.APPROVED, State.RUNNING)
+    assert approvals.transition(
+        record.id, State.RUNNING, State.SUCCEEDED, finished_at=finished, result=result
+    )
+
+
+def test_last_verified_fix_is_the_newest_fix_whose_recheck_passed(database: Database) -> None:
+    store = DigestStore(database)
+    approvals = ApprovalStore(database)
+    assert store.last_verified_fix("wsus01") is None
+    _fix(approvals, "wsus01", NOW - timedelta(hours=5), {"outcome": "fixed"})
+    _fix(approvals, "wsus01", NOW - timedelta(hours=2), {"outcome": "still_failing"})
+    _fix(approvals, "wsus02", NOW - timedelta(hours=1), {"outcome": "fixed"})
+    found = store.last_verified_fix("WSUS01")
+    assert found is not None
+    assert found.replace(tzinfo=UTC) == NOW - timedelta(hours=5)
+    _fix(approvals, "wsus01", NOW - timedelta(hours=1), {"outcome": "unknown", "recheck_ok": True})
+    latest = store.last_verified_fix("wsus01")
+    assert latest is not None
+    assert latest.replace(tzinfo=UTC) == NOW - timedelta(hours=1)
+
+
+def test_failures_before_a_verified_fix_are_not_current(database: Database) -> None:
+    store = DigestStore(database)
+    approvals = ApprovalStore(database)
+    before = NOW - timedelta(hours=4)
+    store.merge_observations(
+        "wsus01", [LogObservation("10.0.0.5", "/selfupdate/wuident.cab", 404, 3, before, before)]
+    )
+    window = NOW - timedelta(hours=72)
+    assert [f.client_ip for f in store.log_failures("wsus01", window)] == ["10.0.0.5"]
+    _fix(approvals, "wsus01", NOW - timedelta(hours=2), {"outcome": "fixed"})
+    since = log_window_start(window, store.last_verified_fix("wsus01"))
+    assert store.log_failures("wsus01", since) == []
+    after = NOW - timedelta(hours=1)
+    store.merge_observations(
+        "wsus01", [LogObservation("10.0.0.6", "/selfupdate/wuident.cab", 404, 1, after, after)]
+    )
+    assert [f.client_ip for f in store.log_failures("wsus01", since)] == ["10.0.0.6"]

@@ -26,7 +26,14 @@ from checks.errors import StoreError
 T0 = datetime(2026, 11, 25, 8, tzinfo=UTC)
 ALLOWED = sorted((a, b) for a, moves in TRANSITIONS.items() for b in moves)
 ILLEGAL = sorted((a, b) for a, b in itertools.product(State, State) if b not in TRANSITIONS[a])
-FINAL = {State.SUCCEEDED, State.FAILED, State.DENIED, State.EXPIRED, State.INTERRUPTED}
+FINAL = {
+    State.SUCCEEDED,
+    State.FAILED,
+    State.DENIED,
+    State.EXPIRED,
+    State.INTERRUPTED,
+    State.OUTCOME_UNKNOWN,
+}
 
 
 def pair_id(pair: tuple[State, State]) -> str:
@@ -163,6 +170,7 @@ def test_the_happy_paths_end_in_final_states(store: ApprovalStore, db: Database)
     paths = [
         [State.APPROVED, State.RUNNING, State.SUCCEEDED],
         [State.APPROVED, State.RUNNING, State.FAILED],
+        [State.APPROVED, State.RUNNING, State.OUTCOME_UNKNOWN],
         [State.APPROVED, State.RUNNING, State.INTERRUPTED],
         [State.APPROVED, State.INTERRUPTED],
         [State.DENIED],

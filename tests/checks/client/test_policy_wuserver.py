@@ -56,3 +56,28 @@ def test_normalize_url() -> None:
     assert normalize_url("https://wsus01:8531/x/") == "https://wsus01:8531/x"
     assert normalize_url("http://wsus01:99999") is None
     assert normalize_url("http://wsus 01") is None
+
+
+@pytest.mark.parametrize(
+    ("server", "named", "listens"),
+    [
+        # WSUS moved from the Default Web Site (80) to its own site (8530): GPO not updated
+        ("http://wsus01", "http:80", "http:8530"),
+        ("http://wsus01:8531", "http:8531", "http:8530"),
+        # SSL configured on the client only: https on 8531 while the server serves http
+        ("https://wsus01:8531", "https:8531", "http:8530"),
+    ],
+)
+def test_port_mismatch_is_named(server: str, named: str, listens: str) -> None:
+    finding = evaluate(client(**urls(server, server)), ctx(expected_wsus_url="http://wsus01:8530"))
+    assert_problem(finding, Status.FAIL, FIX)
+    assert finding.summary.startswith("Port mismatch")
+    assert f"names {named}" in finding.summary
+    assert f"listens on {listens}" in finding.summary
+
+
+def test_same_endpoint_other_path_is_not_called_a_port_mismatch() -> None:
+    facts = client(**urls("http://wsus01:8530/wsus", "http://wsus01:8530/wsus"))
+    finding = evaluate(facts, ctx(expected_wsus_url="http://wsus01:8530"))
+    assert finding.status is Status.FAIL
+    assert "another path" in finding.summary

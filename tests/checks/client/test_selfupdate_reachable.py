@@ -77,3 +77,52 @@ def test_the_summary_names_a_file_the_bot_could_fetch() -> None:
     finding = evaluate(facts, ctx())
     assert WUAUCOMP in finding.summary
     assert "bot: no request to http://wsus01/selfupdate/wuident.cab" in finding.evidence
+
+
+# Windows 2000 as msinfo32 shows it: "OS Name Microsoft Windows 2000 Professional",
+# "Version 5.0.2195 Service Pack 4 Build 2195" (msinfo32 output quoted in a public makefile
+# of the code index; repository not named there). WMF 2.0 (WinRM 2.0 + PowerShell 2.0) has
+# no Windows 2000 package (KB968929; PowerShell-Docs wmf-overview.md availability table).
+W2K_OS = {
+    "caption": "Microsoft Windows 2000 Professional",
+    "version": "5.0.2195",
+    "build": "2195",
+    "arch": "x86",
+    "language": "ja",
+    "selfupdate_os": "W2K",
+}
+
+
+def test_windows_2000_facts_are_unknown_with_the_reason_and_the_manual_steps() -> None:
+    facts = client(
+        os=W2K_OS,
+        http=[
+            http("http://wsus01/iuident.cab"),
+            http("http://wsus01/selfupdate/AU/x86/W2K/JA/wuaucomp.cab"),
+        ],
+    )
+    finding = evaluate(facts, ctx())
+    assert finding.status is Status.UNKNOWN
+    assert "Windows 2000 cannot run WinRM 2.0 / PowerShell 2.0" in finding.summary
+    assert "check it by hand" in finding.summary
+    assert finding.next_step is not None
+    assert "/selfupdate/AU/x86/W2K/JA/wuaucomp.cab" in finding.next_step
+    assert "5.0.2195" in " ".join(finding.evidence)
+
+
+def test_windows_2000_is_recognised_by_its_version_alone() -> None:
+    facts = client(os={**W2K_OS, "selfupdate_os": None, "language": None})
+    finding = evaluate(facts, ctx())
+    assert finding.status is Status.UNKNOWN
+    assert finding.next_step is not None
+    assert "/W2K/<LANG>/wuaucomp.cab" in finding.next_step
+
+
+def test_xp_and_2003_still_use_their_legacy_tree() -> None:
+    for selfupdate_os, version in (("XP", "5.1.2600"), ("NetServer", "5.2.3790")):
+        url = f"http://wsus01/selfupdate/AU/x86/{selfupdate_os}/EN/wuaucomp.cab"
+        facts = client(
+            **{"os.selfupdate_os": selfupdate_os, "os.version": version},
+            http=[http("http://wsus01/iuident.cab"), http(url)],
+        )
+        assert evaluate(facts, ctx()).status is Status.PASS

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from checks.facts import ServerFacts
-from checks.model import CheckContext, Status, Thresholds
+from checks.model import CheckContext, LogScope, Status, Thresholds
 from checks.server import iis_log_errors
 from checks.server.iis_log_errors import AUTH_FAIL_CLIENTS, AUTH_FAIL_REQUESTS, CHECK, evaluate
 
@@ -115,7 +115,7 @@ def test_fail_for_404_with_evidence_and_next_step() -> None:
     assert finding.summary.startswith("3 failing self-update request(s) from 2 client(s)")
     assert "404 x2, 500 x1" in finding.summary
     evidence = "\n".join(finding.evidence)
-    assert "404: 2 request(s) from 1 client(s) - HTTP 404: not found" in evidence
+    assert "404: 2 request(s) from 1 client(s) - HTTP 404.0: not found" in evidence
     assert "impersonation" in evidence
     assert "client 10.0.0.5: 2 failing (404 x2)" in evidence
     assert "client 10.0.0.8" not in evidence
@@ -218,3 +218,65 @@ def test_errors_are_shown_next_to_results() -> None:
     )
     assert finding.status is Status.FAIL
     assert "iis_log: u_ex240104.log: locked" in finding.evidence
+
+
+# ---------------------------------------------------------------- what is current
+
+
+def test_the_bots_own_probe_requests_are_left_out() -> None:
+    bot = (
+        f"{NOW - timedelta(hours=1):%Y-%m-%d %H:%M:%S} 192.168.0.10 GET "
+        "/selfupdate/wuident.cab - 80 - 192.168.0.99 wsusbot-probe/1 404 0 2 1"
+    )
+    lines = [
+        bot,
+        line("192.168.0.250", "/iuident.cab", 404),
+        line("fe80::e3a4:2b81:92b4:c6e7%11", "/iuident.cab", 404),
+    ]
+    assert evaluate(log(lines), CTX).status is Status.FAIL
+    scope = LogScope(ignored_client_ips=frozenset({"192.168.0.250", "fe80::e3a4:2b81:92b4:c6e7"}))
+    finding = evaluate(log(lines), CheckContext(now=NOW, log_scope=scope))
+    assert finding.status is Status.PASS
+    assert "3 request(s) from the bot's own probes left out" in finding.evidence
+
+
+def test_failures_before_a_verified_fix_are_history() -> None:
+    lines = [
+        line("10.0.0.5", "/selfupdate/wuident.cab", 404, ago=timedelta(hours=5)),
+        line("10.0.0.6", "/selfupdate/wuident.cab", 404, ago=timedelta(hours=3)),
+        line("10.0.0.5", "/selfupdate/wuident.cab", 200, ago=timedelta(hours=1)),
+    ]
+    assert evaluate(log(lines), CTX).status is Status.FAIL
+    fixed = LogScope(resolved_at=NOW - timedelta(hours=2))
+    finding = evaluate(log(lines), CheckContext(now=NOW, log_scope=fixed))
+    assert finding.status is Status.PASS
+    assert finding.summary.startswith("1 self-update request(s) since the verified fix")
+    assert (
+        "2 request(s) before the fix verified at 2024-01-05T10:00:00Z treated as history"
+        in finding.evidence
+    )
+    # a failure after the verified fix is current again
+    again = [*lines, line("10.0.0.7", "/selfupdate/wuident.cab", 404, ago=timedelta(minutes=30))]
+    assert evaluate(log(again), CheckContext(now=NOW, log_scope=fixed)).status is Status.FAIL
+    # a fix verified before the window changes nothing
+    old = LogScope(resolved_at=NOW - timedelta(days=10))
+    assert evaluate(log(lines), CheckContext(now=NOW, log_scope=old)).status is Status.FAIL
+
+
+def test_substatus_breakdown_in_evidence() -> None:
+    finding = evaluate(
+        log(
+            [
+                line("10.0.0.5", "/selfupdate/wuident.cab", 404, 0),
+                line("10.0.0.5", "/selfupdate/wuident.cab", 404, 0),
+                line("10.0.0.6", "/selfupdate/wuident.cab", 404, 3),
+            ]
+        ),
+        CTX,
+    )
+    evidence = "\n".join(finding.evidence)
+    assert "404: 3 request(s) from 2 client(s) (404.0 x2, 404.3 x1) - HTTP 404.0" in evidence
+
+
+def test_metadata_documents_the_window() -> None:
+    assert "log_error_window_hours" in CHECK.meta.description

@@ -16,10 +16,12 @@ SAMPLE_PARAMS: Mapping[str, Mapping[str, object]] = {
     "fix_install_selfupdate_port80": {},
     "fix_enable_anonymous_auth": {},
     "fix_start_services": {},
+    "fix_raise_wsuspool_memory": {},
     "fix_set_wsus_policy": {
         "wsus_url": "http://wsus01:8530",
         "status_url": "http://wsus01:8530",
     },
+    "fix_enable_automatic_updates": {},
     "fix_reset_au_state": {},
     "fix_restart_wuauserv": {},
 }
