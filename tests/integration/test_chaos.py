@@ -1,17 +1,25 @@
 """Nothing lost when things break mid-flight: the bot killed with 50 checks in flight,
-and Socket Mode dropped in the middle of a fix."""
+Socket Mode dropped in the middle of a fix, PostgreSQL restarted under checks and a fix."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.slack_support import CHANNEL, blocks_text, buttons, slack_lab
 from tests.integration.test_processes import WSUSBOT, Lines, _stop
@@ -132,3 +140,126 @@ def test_socket_mode_dropped_mid_fix_completes_the_fix_once(tmp_path: Path) -> N
         lab.slack.wait_for_socket(10)
         delivery = lab.command("U0VIEWER", "check xp01")
         assert delivery.wait_ack(10).latency < 3.0
+
+
+# ---------------------------------------------------------------- PostgreSQL restarted
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, a free port),
+    so it can be restarted without touching the machine's shared server."""
+
+    data: Path
+    port: int
+    bin: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        _as_postgres(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.data / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                *args,
+            ]
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-o", options, "start")
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop (fast: connections are cut), stay down ``down_for`` seconds, start again."""
+        self._ctl("-m", "fast", "stop")
+        time.sleep(down_for)
+        self.start()
+
+    def stop(self) -> None:
+        self._ctl("-m", "immediate", "stop")
+
+
+def _as_postgres(command: list[str]) -> None:
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        pytest.skip("no PostgreSQL server binaries (initdb) on this machine")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a postgres user for initdb")
+    folder = Path(tempfile.mkdtemp(prefix="wsusbot-pg-"))
+    data = folder / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        for path in (folder, data):
+            shutil.chown(path, "postgres", "postgres")
+    server = PrivatePostgres(data, _free_port(), bins[-1].parent)
+    _as_postgres([str(server.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_postgres_restarted_mid_flight_loses_nothing(
+    tmp_path: Path, private_postgres: PrivatePostgres
+) -> None:
+    """Checks and a fix in flight while the database restarts: the bot reconnects, every
+    check gets its verdict once, the fix runs once and ends succeeded, every audit row is
+    there."""
+    with slack_lab("wuauserv_stopped", tmp_path, database_url=private_postgres.url) as lab:
+        requested = request(lab, "xp01", "client.restart_wuauserv")
+        lab.estate.set_faults("xp01", latency_ms=250)
+        lab.estate.set_faults("wsus01", latency_ms=250)
+        click(lab, APPR, requested, "approval_approve").wait_ack(5)
+        hosts = ["wsus01", "xp01"] * 3
+        for host in hosts:
+            assert lab.command("U0VIEWER", f"check {host}").wait_ack(5).latency < 3.0
+        # down while the checks and the fix are on their way to the database
+        private_postgres.restart(down_for=2.0)
+        done = card(lab, requested.thread_ts, "client.restart_wuauserv", "succeeded", timeout=90)
+        assert not buttons(done)
+
+        def answered() -> list[Any] | None:
+            top = [m for m in lab.bot_messages() if not m.thread_ts]
+            verdicts = [m for m in top if any(p in m.text for p in VERDICT_PREFIXES)]
+            waiting = [m for m in top if m.text.startswith("checking")]
+            return verdicts if not waiting and len(verdicts) >= len(hosts) + 1 else None
+
+        verdicts = lab.slack.wait_for(answered, timeout=90, description="every verdict")
+        # the fix request's own check plus the six typed: each answered exactly once
+        assert len(verdicts) == len(hosts) + 1
+        assert not any("interrupted" in m.text for m in lab.bot_messages())
+        lab.drain()
+        assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 1
+        assert lab.runtime.ctx is not None
+        audit = [r.action for r in lab.runtime.ctx.services.audit.query()]
+        for action in ("fix_requested", "fix_approved", "fix_started", "fix_succeeded"):
+            assert audit.count(action) == 1, action
+        assert audit.count("check") >= len(hosts) + 1
+        assert lab.runtime.ctx.services.runs.count() >= len(hosts) + 1
