@@ -56,6 +56,9 @@ class WinrmConfig(Section):
 
 
 class HostOverrides(Section):
+    #: the host's Windows as the admin knows it; ``Windows 2000`` (``w2k``) is never
+    #: contacted (it cannot run WinRM): its checks say so and how to check it by hand
+    os: str | None = None
     transport: Transport | None = None
     username: str | None = None
     password_file: Path | None = None

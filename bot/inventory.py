@@ -115,6 +115,7 @@ class Inventory:
             "ca_bundle": entry.ca_bundle or winrm.ca_bundle,
             "cert_pem": winrm.cert_pem,
             "cert_key_pem": winrm.cert_key_pem,
+            "os": entry.os,
         }
 
     def _server_target(self, entry: ServerEntry) -> HostTarget:

@@ -63,6 +63,17 @@ class AuthenticationFailedError(CollectionError):
     )
 
 
+class UnsupportedOsError(CollectionError):
+    """The host runs a Windows that cannot run WinRM / PowerShell 2.0 (Windows 2000)."""
+
+    reason = "unsupported_os"
+    next_step = (
+        "Check it by hand: on the client, open http://<server>/iuident.cab and "
+        "http://<server>/selfupdate/AU/x86/W2K/<LANG>/wuaucomp.cab in Internet Explorer, "
+        "read %windir%\\WindowsUpdate.log, and check the AU registry values with regedit."
+    )
+
+
 class TlsError(CollectionError):
     reason = "tls"
     next_step = "Check the host's WinRM HTTPS certificate against the configured CA bundle."

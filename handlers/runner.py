@@ -19,11 +19,13 @@ from checks.errors import (
     CollectionError,
     CollectionTimeoutError,
     ConfigError,
+    UnsupportedOsError,
     WsusbotError,
 )
 from checks.evaluation import evaluate_facts, unreachable_report
 from checks.facts import ClientFacts, HostFacts, dump, parse_host_facts, role_of
 from checks.model import CheckContext, LogScope, Thresholds
+from checks.platforms import WINDOWS_2000_REASON, declared_windows_2000
 from checks.registry import Registry
 from checks.report import Report
 from handlers.target import HostTarget
@@ -100,6 +102,15 @@ class Runner:
 
     async def _check(self, target: HostTarget, requested_by: str, record: bool) -> CheckOutcome:
         started = self._clock()
+        if declared_windows_2000(target.os):
+            # never contacted: nothing there can answer WinRM
+            report = self._unreachable(
+                target,
+                UnsupportedOsError.reason,
+                f"{target.name}: {WINDOWS_2000_REASON} (the inventory declares {target.os!r})",
+                started,
+            )
+            return await self._finish(target, report, None, requested_by, record)
         deadline = time.monotonic() + self._deadline_s
         try:
             facts = await asyncio.wait_for(

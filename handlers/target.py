@@ -31,3 +31,5 @@ class HostTarget:
     server: str | None = None
     cert_pem: Path | None = None
     cert_key_pem: Path | None = None
+    #: the Windows the inventory declares (free text), if any
+    os: str | None = None

@@ -20,6 +20,7 @@ import dataclasses
 from checks._support import describe, find_http, http_cause, missing, outcome, url_path
 from checks.facts import ClientFacts, HttpResult, OsInfo
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
+from checks.platforms import WINDOWS_2000_REASON
 
 META = CheckMeta(
     id="client.selfupdate_reachable",
@@ -46,6 +47,10 @@ _WUIDENT = "/selfupdate/wuident.cab"
 _WUAUCOMP = "/wuaucomp.cab"
 
 
+def _a_wuident_answers(results: list[HttpResult]) -> bool:
+    return any(url_path(r.url or "").endswith(_WUIDENT) and r.status == 200 for r in results)
+
+
 def _is_selfupdate_file(result: HttpResult) -> bool:
     path = url_path(result.url or "")
     if path.endswith((_WUIDENT, _IUIDENT)):
@@ -67,14 +72,6 @@ def is_windows_2000(os: OsInfo | None) -> bool:
         "5",
         "0",
     ]
-
-
-#: why a Windows 2000 client is never checked through WinRM, and how to check it by hand
-WINDOWS_2000_REASON = (
-    "Windows 2000 cannot run WinRM 2.0 / PowerShell 2.0 (Windows Management Framework 2.0 is "
-    "for XP, Server 2003, Vista and Server 2008 only, KB968929), so wsusbot cannot collect "
-    "from it"
-)
 
 
 def _windows_2000(facts: ClientFacts) -> Finding:
@@ -109,6 +106,15 @@ def evaluate(facts: ClientFacts, _ctx: CheckContext) -> Finding:
     evidence = ["client: " + describe(r) for r in relevant]
     evidence += [f"no client request for {suffix} in the facts" for suffix in absent]
     failed = [r for r in relevant if r.status != 200]
+    if not legacy_os and not absent and _a_wuident_answers(relevant):
+        # a current agent self-updates from one wuident.cab: WSUS 2.0/3.x serve it on the
+        # port-80 site, WSUS 2012+ on the WSUS port (MS-WUSP commonPort, docs/catalogue.md
+        # D8/D15); iuident.cab on port 80 is the legacy protocol's (Cc708554 §7)
+        others = [r for r in failed if not url_path(r.url or "").endswith(_WUIDENT)]
+        notes = [f"not needed by this agent: {describe(r)}" for r in others]
+        return _BUILD.passed(
+            "The client downloads the self-update file (wuident.cab).", evidence + notes
+        )
     if not failed:
         if absent:
             return _BUILD.unknown("The client did not request every self-update file.", evidence)

@@ -243,6 +243,10 @@ function Invoke-WsusbotProbe_client_facts {
         [void]$urls.Add($base + '/ClientWebService/client.asmx')
         [void]$urls.Add('http://' + $hostName + '/iuident.cab')
         [void]$urls.Add('http://' + $hostName + '/selfupdate/wuident.cab')
+        # WSUS 2012 and later serve the self-update tree on the WSUS port too (MS-WUSP)
+        if (($base + '/selfupdate/wuident.cab') -ne ('http://' + $hostName + '/selfupdate/wuident.cab')) {
+            [void]$urls.Add($base + '/selfupdate/wuident.cab')
+        }
         if ($null -ne $Os -and $Os['selfupdate_os'] -and $Os['language']) {
             [void]$urls.Add('http://' + $hostName + '/selfupdate/AU/x86/' + $Os['selfupdate_os'] + '/' +
                 ([string]$Os['language']).ToUpperInvariant() + '/wuaucomp.cab')

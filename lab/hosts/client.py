@@ -182,6 +182,9 @@ class ClientHost(SimulatedHost):
             f"http://{host}/iuident.cab",
             f"http://{host}/selfupdate/wuident.cab",
         ]
+        on_wsus_port = base.rstrip("/") + "/selfupdate/wuident.cab"
+        if on_wsus_port not in urls:
+            urls.append(on_wsus_port)
         selfupdate_os = self.state["os"].get("selfupdate_os")
         if selfupdate_os:
             language = str(self.state["os"].get("language") or "en").upper()

@@ -4,15 +4,19 @@ lab in tests/integration): deadlines, error reasons, history, isolation of slow 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from checks.errors import AuthenticationFailedError
 from checks.facts import HostFacts, read_host_facts
 from checks.model import Status
+from checks.platforms import declared_windows_2000
 from checks.registry import default_registry
 from checks.report import Report
 from handlers.runner import Runner
@@ -135,3 +139,45 @@ def test_history_is_read_only_for_roles_whose_checks_use_it() -> None:
     asyncio.run(runner.check_many([target("srv"), target("pc1")], "U1"))
     # only client.detection_stalled reads ctx.previous: a server's megabytes are never loaded
     assert history.reads == ["pc1"]
+
+
+def test_a_declared_windows_2000_host_is_never_contacted() -> None:
+    """It cannot run WinRM: unknown with that reason and the by-hand steps, no collection."""
+
+    class CountingCollector(FakeCollector):
+        calls = 0
+
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            CountingCollector.calls += 1
+            return await super().collect(host, deadline)
+
+    runner = Runner(default_registry(), CountingCollector(), None, clock=lambda: NOW)
+    old = dataclasses.replace(target("nt5"), os="Windows 2000 Professional")
+    outcome = asyncio.run(runner.check(old, "U1"))
+    report = outcome.report
+    assert CountingCollector.calls == 0
+    assert report.unreachable_reason == "unsupported_os"
+    assert all(f.status is Status.UNKNOWN for f in report.findings)
+    first = report.findings[0]
+    assert "Windows 2000 cannot run WinRM" in first.evidence[0]
+    assert first.next_step is not None
+    assert "by hand" in first.next_step
+
+
+@pytest.mark.parametrize(
+    ("declared", "is_2000"),
+    [
+        ("Windows 2000", True),
+        ("windows 2000 server sp4", True),
+        ("W2K", True),
+        ("5.0.2195", True),
+        ("Microsoft Windows 2000 Advanced Server", True),
+        ("Windows XP", False),
+        ("Windows Server 2003", False),
+        ("5.1.2600", False),
+        ("Windows 2000s lab", False),
+        (None, False),
+    ],
+)
+def test_windows_2000_is_recognised_in_the_inventory(declared: str | None, is_2000: bool) -> None:
+    assert declared_windows_2000(declared) is is_2000

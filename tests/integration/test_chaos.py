@@ -240,13 +240,17 @@ def test_postgres_restarted_mid_flight_loses_nothing(
         hosts = ["wsus01", "xp01"] * 3
         for host in hosts:
             assert lab.command("U0VIEWER", f"check {host}").wait_ack(5).latency < 3.0
-        # down while the checks and the fix are on their way to the database
+        assert lab.command("U0VIEWER", "digest").wait_ack(5).latency < 3.0
+        # down while the checks, the fix and the digest are on their way to the database
         private_postgres.restart(down_for=2.0)
         done = card(lab, requested.thread_ts, "client.restart_wuauserv", "succeeded", timeout=90)
         assert not buttons(done)
 
         def answered() -> list[Any] | None:
             top = [m for m in lab.bot_messages() if not m.thread_ts]
+            assert lab.runtime.ctx is not None
+            if not lab.runtime.ctx.services.audit.query(action="digest_posted"):
+                return None
             verdicts = [m for m in top if any(p in m.text for p in VERDICT_PREFIXES)]
             waiting = [m for m in top if m.text.startswith("checking")]
             return verdicts if not waiting and len(verdicts) >= len(hosts) + 1 else None
@@ -262,4 +266,13 @@ def test_postgres_restarted_mid_flight_loses_nothing(
         for action in ("fix_requested", "fix_approved", "fix_started", "fix_succeeded"):
             assert audit.count(action) == 1, action
         assert audit.count("check") >= len(hosts) + 1
+        # the digest once: one message, one audit row
+        digests = [
+            m
+            for m in lab.bot_messages()
+            if not m.thread_ts and (m.text.startswith("WSUS digest") or "self-updating" in m.text)
+        ]
+        # posted once, or (a healthy estate, post_when_healthy off) recorded as quiet once
+        assert len(digests) <= 1
+        assert audit.count("digest_posted") == 1
         assert lab.runtime.ctx.services.runs.count() >= len(hosts) + 1

@@ -49,7 +49,7 @@ def test_run_ps_client_facts_over_ntlm(start_estate: Any) -> None:
     document = json.loads(reply.std_out)
     assert document["schema"] == "wsusbot.client_facts/1"
     assert document["host"] == "xp01"
-    assert [entry["status"] for entry in document["http"]] == [200, 200, 200, 200]
+    assert [entry["status"] for entry in document["http"]] == [200, 200, 200, 200, 200]
     assert estate.host("xp01").probe_counts() == {"client_facts": 1}
     assert estate.wsman("xp01").stats() is not None
 
@@ -247,7 +247,7 @@ def test_nominal_ports(tmp_path: Path) -> None:
         assert wsus.wsus_url == "http://127.0.3.10:8530"
         assert estate.wsman("xp01").url == "http://127.0.3.20:5985/wsman"
         statuses = [e["status"] for e in estate.host("xp01").answer("client_facts", {})["http"]]
-        assert statuses == [200, 200, 200, 200]
+        assert statuses == [200, 200, 200, 200, 200]
 
 
 def test_two_estates_at_once_both_accept_ntlm(tmp_path: Path) -> None:

@@ -123,10 +123,10 @@ def test_set_wsus_policy_leaves_legacy_mode(start_estate: Any) -> None:
     estate = start_estate("legacy_sus_server")
     xp, wsus = estate.host("xp01"), estate.host("wsus01")
     legacy = xp.answer("client_facts", {})["http"]
-    assert [entry["status"] for entry in legacy] == [404, 200, 200, 200]
+    assert [entry["status"] for entry in legacy] == [404, 200, 200, 200, 200]
     assert all(c["ip"] != xp.address for c in wsus.answer("wsus_computers", {})["computers"])
     fix(xp, "fix_set_wsus_policy", {"wsus_url": wsus.wsus_url, "status_url": wsus.wsus_url})
-    assert [e["status"] for e in xp.answer("client_facts", {})["http"]] == [200, 200, 200, 200]
+    assert [e["status"] for e in xp.answer("client_facts", {})["http"]] == [200, 200, 200, 200, 200]
     assert any(c["ip"] == xp.address for c in wsus.answer("wsus_computers", {})["computers"])
 
 
@@ -223,7 +223,7 @@ def test_scenario_http_overrides_and_unknown_hosts(start_estate: Any) -> None:
     server.state["http_overrides"] = {"/iuident.cab": {"status": 500, "delay_ms": 20}}
     assert get(server.selfupdate_url + "/iuident.cab") == 500
     statuses = [e["status"] for e in xp.answer("client_facts", {})["http"]]
-    assert statuses == [200, 500, 200, 200]
+    assert statuses == [200, 500, 200, 200, 200]
     fetched = xp.fetch("http://wsus99.example.com/iuident.cab", 1000)
     assert fetched["error"] == "dns"
     assert fetched["status"] is None

@@ -61,7 +61,7 @@ def test_live_requests_are_logged_with_the_clients_address(start_estate: Any) ->
     estate = start_estate("sharepoint_blocks_selfupdate")
     xp, server = estate.host("xp01"), estate.host("wsus01")
     results = xp.answer("client_facts", {})["http"]
-    assert [r["status"] for r in results] == [200, 401, 401, 401]
+    assert [r["status"] for r in results] == [200, 401, 401, 200, 401]
     log_dir = server.default_log_dir()
     today = estate.clock.now().strftime("u_ex%y%m%d.log")
     directives, rows = parse_w3c((log_dir / today).read_bytes().decode())
@@ -89,7 +89,8 @@ def test_clientwebservice_requests_go_to_the_wsus_site_log(start_estate: Any) ->
     today = estate.clock.now().strftime("u_ex%y%m%d.log")
     _, rows = parse_w3c((server.log_root / "W3SVC2" / today).read_bytes().decode())
     assert [(r["cs-uri-stem"], r["s-port"], r["c-ip"]) for r in rows] == [
-        ("/ClientWebService/client.asmx", "8530", xp.address)
+        ("/ClientWebService/client.asmx", "8530", xp.address),
+        ("/selfupdate/wuident.cab", "8530", xp.address),
     ]
 
 

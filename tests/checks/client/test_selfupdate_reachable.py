@@ -126,3 +126,46 @@ def test_xp_and_2003_still_use_their_legacy_tree() -> None:
             http=[http("http://wsus01/iuident.cab"), http(url)],
         )
         assert evaluate(facts, ctx()).status is Status.PASS
+
+
+def test_a_current_agent_of_wsus_2012_needs_only_the_wsus_port_wuident() -> None:
+    """WSUS 2012+ serves the self-update tree on its own port (MS-WUSP commonPort): a
+    server without a port-80 site is fine for a current agent (docs/catalogue.md D15)."""
+    facts = client(
+        **{
+            "os.selfupdate_os": None,
+            "http": [
+                http("http://wsus01:8530/ClientWebService/client.asmx"),
+                http(IUIDENT, None, "refused"),
+                http("http://wsus01/selfupdate/wuident.cab", None, "refused"),
+                http("http://wsus01:8530/selfupdate/wuident.cab"),
+            ],
+        }
+    )
+    finding = evaluate(facts, ctx())
+    assert finding.status is Status.PASS
+    assert any(line.startswith("not needed by this agent: " + IUIDENT) for line in finding.evidence)
+
+
+def test_a_current_agent_fails_when_no_wuident_answers() -> None:
+    facts = client(
+        **{
+            "os.selfupdate_os": None,
+            "http": [
+                http(IUIDENT),
+                http("http://wsus01/selfupdate/wuident.cab", 404),
+                http("http://wsus01:8530/selfupdate/wuident.cab", 404),
+            ],
+        }
+    )
+    assert evaluate(facts, ctx()).status is Status.FAIL
+
+
+def test_a_legacy_agent_still_needs_iuident_on_port_80() -> None:
+    facts = client(
+        **{
+            "http.1": http(IUIDENT, None, "refused"),
+            "bot_http.1": http(IUIDENT, None, "refused"),
+        }
+    )
+    assert evaluate(facts, ctx()).status is Status.FAIL
