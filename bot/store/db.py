@@ -168,7 +168,12 @@ def retry_unavailable(method: Callable[P, T]) -> Callable[P, T]:
         while True:
             try:
                 return method(*args, **kwargs)
-            except StoreUnavailableError:
+            except (StoreUnavailableError, OperationalError, InterfaceError) as exc:
+                # a store method that used the engine directly raises SQLAlchemy's own
+                if not isinstance(exc, StoreUnavailableError) and not _is_disconnect(
+                    exc, _dialect_of(args)
+                ):
+                    raise
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("database unreachable; retrying %s in %.1fs", method.__name__, delay)
@@ -176,6 +181,12 @@ def retry_unavailable(method: Callable[P, T]) -> Callable[P, T]:
                 delay = min(delay * 2, 2.0)
 
     return wrapper
+
+
+def _dialect_of(args: tuple[object, ...]) -> str:
+    store = args[0] if args else None
+    database = getattr(store, "_db", None)
+    return database.dialect if isinstance(database, Database) else ""
 
 
 def retrying_store(cls: type[C]) -> type[C]:
