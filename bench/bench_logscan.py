@@ -1,29 +1,34 @@
-"""Benchmark: scan a large generated IIS W3C log for failing self-update traffic.
+"""Benchmark: logscan on a large generated IIS W3C log, against grep and a plain loop.
 
-    .venv/bin/python -m bench.bench_logscan              # 1 GB (default)
-    .venv/bin/python -m bench.bench_logscan --size-mb 100
+    .venv/bin/python -m bench.bench_logscan                 # 1 GiB (default), 5 rounds
+    .venv/bin/python -m bench.bench_logscan --size-mb 100 --before
 
-The log is generated deterministically (``--seed``) into a temporary directory: about 95%
-ordinary web traffic, the rest self-update requests (successes, NTLM handshakes, 401,
-403, 404, 500 and 503 failures from a subset of clients), a ``#Fields`` change to the
-IIS 6 layout halfway, and some corrupt lines (truncated, bad dates, binary garbage).
-The scan runs twice: once for time, once under tracemalloc for its allocation peak (the
-second pass is slower; its time is not reported).
+The log is generated deterministically (``--seed``) once into ``--folder`` (the temporary
+directory) and kept for later runs: ordinary web traffic, 1.5 % of the request events
+self-update exchanges (about 2 % of the lines: successes, NTLM handshakes, 401, 403, 404,
+500 and 503 failures from a subset of clients), four ``#Fields`` sections alternating the
+IIS 7 and IIS 6 layouts, and 0.1 % corrupt lines (truncated, bad dates, binary garbage).
+
+Each figure is a whole process (interpreter start-up included), and the baselines run in
+the same rounds, interleaved: ``grep -c -i wutrack.bin FILE`` and a plain Python loop
+(every line lowered and searched for the four stems). The table gives medians, the
+ratios are the medians of the per-round ratios, and the peak RSS is the largest of each
+command's processes (``wait4``). ``--before`` adds the scan as it was (every line decoded
+and put through the line loop).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
-import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from checks.logscan import ScanResult, scan_files
 
 IIS7_FIELDS = (
     "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
@@ -143,8 +148,23 @@ def _header(fields: str, moment: datetime) -> str:
     )
 
 
-def write_log(path: Path, size_bytes: int, *, seed: int = 1) -> int:
-    """Write a deterministic W3C log of about ``size_bytes``; returns its line count."""
+def write_log(
+    path: Path,
+    size_bytes: int,
+    *,
+    seed: int = 1,
+    selfupdate_share: float = 0.049,
+    layout_blocks: int = 2,
+    crlf: bool = False,
+) -> int:
+    """Write a deterministic W3C log of about ``size_bytes``; returns its line count.
+
+    ``selfupdate_share``: the share of request events that are self-update exchanges (an
+    exchange is one to three lines); 0.1 % of the lines are corrupt, the rest is ordinary
+    traffic. ``layout_blocks``: how many ``#Fields`` sections the file has, alternating the
+    IIS 7 and IIS 6 layouts (each opened by a full header, as after a restart). ``crlf``:
+    end lines with ``\\r\\n`` as IIS does.
+    """
     rng = random.Random(seed)
     pools = {
         iis6: (_ordinary_tails(rng, iis6), _selfupdate_groups(rng, iis6)) for iis6 in (False, True)
@@ -153,16 +173,20 @@ def write_log(path: Path, size_bytes: int, *, seed: int = 1) -> int:
     written = 0
     lines = 0
     iis6 = False
+    blocks = max(1, layout_blocks)
+    block = 0
+    ordinary_share = 1.0 - 0.001 - selfupdate_share
     with path.open("wb") as out:
         header = _header(IIS7_FIELDS, moment).encode()
         out.write(header)
         written += len(header)
         lines += 4
         while written < size_bytes:
-            if not iis6 and written >= size_bytes // 2:
-                iis6 = True
-                header = _header(IIS6_FIELDS, moment).encode()
-                out.write(header)
+            if written >= (block + 1) * size_bytes // blocks:
+                block += 1
+                iis6 = not iis6
+                header = _header(IIS6_FIELDS if iis6 else IIS7_FIELDS, moment).encode()
+                out.write(header.replace(b"\n", b"\r\n") if crlf else header)
                 written += len(header)
                 lines += 4
             ordinary, selfupdate = pools[iis6]
@@ -173,7 +197,7 @@ def write_log(path: Path, size_bytes: int, *, seed: int = 1) -> int:
                 text: list[str] = []
                 for _ in range(_LINES_PER_SECOND):
                     pick = rng.random()
-                    if pick < 0.95:
+                    if pick < ordinary_share:
                         text.append(f"{stamp} {ordinary[rng.getrandbits(12)]}\n")
                     elif pick < 0.999:
                         for tail in selfupdate[rng.getrandbits(10)]:
@@ -184,62 +208,173 @@ def write_log(path: Path, size_bytes: int, *, seed: int = 1) -> int:
                 lines += len(text)
                 chunk.append("".join(text).encode())
             data = b"".join(chunk)
+            if crlf:
+                data = data.replace(b"\n", b"\r\n")
             out.write(data)
             written += len(data)
     return lines
 
 
-def _timed_scan(path: Path) -> tuple[ScanResult, float]:
-    start = time.perf_counter()
-    result = scan_files([path])
-    return result, time.perf_counter() - start
+#: the yardstick a plain script would be: every line, lowered, searched for the stems
+PLAIN_LOOP = """
+import sys
+
+STEMS = (b"/wutrack.bin", b"/selfupdate/", b"/iuident.cab", b"/clientwebservice/")
+lines = requests = selfupdate = 0
+with open(sys.argv[1], "rb") as handle:
+    for line in handle:
+        lines += 1
+        if line[:1] == b"#":
+            continue
+        requests += 1
+        lowered = line.lower()
+        for stem in STEMS:
+            if stem in lowered:
+                selfupdate += 1
+                break
+print(lines, requests, selfupdate)
+"""
+
+#: wsusbot's scan, as ``wsusbot logscan`` runs it (the library call, without the CLI)
+LOGSCAN = """
+import sys
+
+from checks.logscan import scan_files
+
+result = scan_files([sys.argv[1]])
+print(result.lines, result.requests, result.selfupdate_requests, len(result.failures))
+"""
+
+#: the scan as it was before the byte scanner: every line through the text reader
+LOGSCAN_BEFORE = """
+import sys
+
+from checks.logscan import SELFUPDATE_PATHS, scan
+from checks.w3c import ParseStats, iter_records, open_log
+
+stats = ParseStats()
+records = iter_records(open_log(sys.argv[1], stats=stats), stats=stats,
+                       stem_prefixes=SELFUPDATE_PATHS)
+result = scan(records, stats=stats)
+print(result.lines, result.requests, result.selfupdate_requests, len(result.failures))
+"""
 
 
-def _traced_peak(path: Path) -> int:
-    tracemalloc.start()
-    try:
-        scan_files([path])
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+#: GNU time reports the command's own peak RSS (``wait4`` from this process would also count
+#: the pages of the Python parent it was forked from)
+GNU_TIME = "/usr/bin/time"
+
+
+def _run(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and standard output of one whole process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        wrapped = (
+            [GNU_TIME, "-f", "%M", "-o", rss.name, *command]
+            if os.access(GNU_TIME, os.X_OK)
+            else command
+        )
+        started = time.perf_counter()
+        process = subprocess.run(wrapped, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        if process.returncode not in (0, 1):  # grep -c exits 1 when it counts 0
+            raise RuntimeError(f"{command[:3]} exited {process.returncode}")
+        text = rss.read().strip()
+    peak = int(text.splitlines()[-1]) / 1024 if text else float("nan")
+    return seconds, peak, process.stdout.decode().strip()
+
+
+def _log_path(args: argparse.Namespace) -> Path:
+    name = (
+        f"bench_logscan_{args.size_mb:g}mb_s{args.seed}_u{args.selfupdate_share:g}"
+        f"_b{args.layout_blocks}{'_crlf' if args.crlf else ''}.log"
+    )
+    return Path(args.folder) / name
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=1024.0, help="log size (MiB)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-tracemalloc", action="store_true", help="skip the traced pass")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
+    parser.add_argument("--selfupdate-share", type=float, default=0.015)
+    parser.add_argument("--layout-blocks", type=int, default=4)
+    parser.add_argument("--crlf", action="store_true", help="end lines with CRLF as IIS does")
+    parser.add_argument("--before", action="store_true", help="also time the old line scan")
+    parser.add_argument("--folder", default=tempfile.gettempdir(), help="where the log is kept")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench_logscan_") as folder:
-        path = Path(folder) / "u_ex240105.log"
+    path = _log_path(args)
+    generated = 0.0
+    if not path.exists():
+        # generated once and kept: the same file serves every later run
         started = time.perf_counter()
-        write_log(path, int(args.size_mb * 1024 * 1024), seed=args.seed)
+        partial = path.with_suffix(".partial")
+        write_log(
+            partial,
+            int(args.size_mb * 1024 * 1024),
+            seed=args.seed,
+            selfupdate_share=args.selfupdate_share,
+            layout_blocks=args.layout_blocks,
+            crlf=args.crlf,
+        )
+        partial.rename(path)
         generated = time.perf_counter() - started
-        size = path.stat().st_size
-        result, seconds = _timed_scan(path)
-        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        traced = None if args.no_tracemalloc else _traced_peak(path)
-    mib = size / (1024 * 1024)
-    rows = (
-        ("size", f"{mib:,.1f} MiB"),
-        ("lines", f"{result.lines:,}"),
-        ("requests", f"{result.requests:,}"),
-        ("self-update requests", f"{result.selfupdate_requests:,}"),
-        ("failure groups", f"{len(result.failures):,}"),
-        ("handshakes dropped", f"{result.handshakes:,}"),
-        ("skipped lines", f"{sum(result.skipped.values()):,}"),
-        ("generate seconds", f"{generated:,.1f}"),
-        ("scan seconds", f"{seconds:,.2f}"),
-        ("lines/s", f"{result.lines / seconds:,.0f}"),
-        ("MB/s", f"{mib / seconds:,.1f}"),
-        ("peak RSS", f"{rss_mib:,.1f} MiB"),
-        ("tracemalloc peak", "-" if traced is None else f"{traced / (1024 * 1024):,.2f} MiB"),
+    python = sys.executable
+    commands: dict[str, list[str]] = {
+        "grep -c -i wutrack.bin": ["grep", "-c", "-i", "wutrack.bin", str(path)],
+        "plain Python loop": [python, "-c", PLAIN_LOOP, str(path)],
+        "logscan": [python, "-c", LOGSCAN, str(path)],
+    }
+    if args.before:
+        commands["logscan before (line loop)"] = [python, "-c", LOGSCAN_BEFORE, str(path)]
+    for command in commands.values():
+        _run(command)  # warm the page cache and the interpreter's files
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
+    outputs: dict[str, set[str]] = {name: set() for name in commands}
+    for _ in range(max(5, args.rounds)):
+        for name, command in commands.items():
+            seconds, peak, output = _run(command)
+            times[name].append(seconds)
+            peaks[name] = max(peaks[name], peak)
+            outputs[name].add(output)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    grep = statistics.median(
+        a / b for a, b in zip(times["logscan"], times["grep -c -i wutrack.bin"], strict=True)
     )
-    width = max(len(name) for name, _ in rows)
-    print(f"{'metric':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    loop = statistics.median(
+        a / b for a, b in zip(times["logscan"], times["plain Python loop"], strict=True)
+    )
+    mib = path.stat().st_size / (1024 * 1024)
+    made = f", generated in {generated:.1f} s" if generated else ""
+    print(f"log: {path} ({mib:,.1f} MiB{made})")
+    print(f"rounds: {max(5, args.rounds)}, interleaved; load average: {_loadavg()}")
+    print(
+        f"{'command':<28} {'median s':>9} {'min s':>7} {'max s':>7} {'MiB/s':>7} "
+        f"{'peak RSS':>9}  output"
+    )
+    for name in commands:
+        values = times[name]
+        print(
+            f"{name:<28} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f} "
+            f"{mib / medians[name]:>7.0f} {peaks[name]:>6.1f} MiB  "
+            f"{' | '.join(sorted(outputs[name]))}"
+        )
+    print(f"logscan / grep -c -i (median of per-round ratios): {grep:.2f}x")
+    print(f"logscan / plain Python loop (median of per-round ratios): {loop:.2f}x")
+    if args.before:
+        before = statistics.median(
+            a / b
+            for a, b in zip(times["logscan before (line loop)"], times["logscan"], strict=True)
+        )
+        print(f"logscan before / logscan (median of per-round ratios): {before:.2f}x")
     return 0
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":

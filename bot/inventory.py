@@ -9,11 +9,14 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import ClientEntry, HostOverrides, PatternEntry, ServerEntry, Settings
 from checks.errors import UnknownHostError, UsageError
 from handlers.target import HostTarget
+
+if TYPE_CHECKING:
+    # annotations only: ``check --facts`` validates a host name without the config models
+    from bot.config import ClientEntry, HostOverrides, PatternEntry, ServerEntry, Settings
 
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
 #: an IPv6 zone id is made of RFC 3986 unreserved characters only (RFC 6874, section 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from checks._support import as_utc, parse_iso_utc
 from checks.facts import WsusComputer
@@ -81,13 +82,23 @@ def _sync(
 
 
 def _agent(computer: WsusComputer, limits: Thresholds) -> tuple[AgentState, str | None]:
-    version = (computer.client_version or "").strip()
+    return _agent_state(
+        computer.client_version, limits.sus_era_below_version, limits.min_client_version
+    )
+
+
+#: inventories repeat a few agent versions many times: each is judged once per floor pair
+@lru_cache(maxsize=4096)
+def _agent_state(
+    reported: str | None, sus_era_below: str, minimum: str
+) -> tuple[AgentState, str | None]:
+    version = (reported or "").strip()
     if not version:
         return AgentState.NOT_REPORTED, None
     try:
-        if is_below(version, limits.sus_era_below_version):
+        if is_below(version, sus_era_below):
             return AgentState.SUS_ERA, version
-        if is_below(version, limits.min_client_version):
+        if is_below(version, minimum):
             return AgentState.OLD, version
     except VersionError:
         return AgentState.UNREADABLE, version

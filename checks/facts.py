@@ -10,10 +10,20 @@ the same WinRM command (docs/architecture.md: collect once), under those two key
 
 from __future__ import annotations
 
+import gc
 import json
-from typing import Any, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+)
 
 from checks.errors import FactsError
 
@@ -273,7 +283,41 @@ class IisLog(Fact):
     errors: list[ProbeError] | None = None
 
 
-class WsusComputer(Fact):
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a large document becomes objects: the
+    collector would otherwise re-scan every object built so far, many times over (an
+    inventory of 100,000 computers is a million objects, none of them in a cycle)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+#: the keys of one inventory entry, in wire order
+COMPUTER_FIELDS = (
+    "name",
+    "ip",
+    "client_version",
+    "os",
+    "last_sync_time",
+    "last_reported_status_time",
+    "last_sync_result",
+    "target_group",
+)
+_COMPUTER_KEYS = frozenset(COMPUTER_FIELDS)
+#: fields whose values repeat across an inventory (shared, not one string per computer)
+_SHARED_FIELDS = frozenset({"client_version", "os", "last_sync_result", "target_group"})
+
+
+class WsusComputer(NamedTuple):
+    """One computer of a WSUS inventory. An inventory holds up to hundreds of thousands,
+    so this is a plain immutable record read by :func:`read_computers`, not a pydantic
+    model (which costs ~1 KiB and ~5 µs each); unknown keys are kept in ``extra``."""
+
     name: str | None = None
     ip: str | None = None
     client_version: str | None = None
@@ -282,12 +326,108 @@ class WsusComputer(Fact):
     last_reported_status_time: str | None = None
     last_sync_result: str | None = None
     target_group: str | None = None
+    extra: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        name, ip, version, os_name, synced, reported, result, group, extra = self
+        entry: dict[str, Any] = {
+            "name": name,
+            "ip": ip,
+            "client_version": version,
+            "os": os_name,
+            "last_sync_time": synced,
+            "last_reported_status_time": reported,
+            "last_sync_result": result,
+            "target_group": group,
+        }
+        if extra:
+            entry.update(extra)
+        return entry
+
+
+def _computer_error(index: int | None, message: str, value: Any) -> FactsError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    where = "computers" if index is None else f"computers[{index}]"
+    return FactsError(f"{where}: {message} (got {shown})")
+
+
+def read_computers(entries: Any) -> list[WsusComputer]:
+    """The ``computers`` array of a ``wsusbot.wsus_computers/1`` document, validated as
+    the schema says (each entry an object, each known field a string or null) in one
+    lean pass; raises :class:`~checks.errors.FactsError` naming the entry and field."""
+    if not isinstance(entries, list | tuple):
+        raise _computer_error(None, "expected a list of computers", entries)
+    with gc_paused():
+        return _read_computers(entries)
+
+
+def _read_computers(entries: list[Any] | tuple[Any, ...]) -> list[WsusComputer]:
+    found: list[WsusComputer] = []
+    append = found.append
+    make = tuple.__new__
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    keys = _COMPUTER_KEYS
+    for index, entry in enumerate(entries):
+        if type(entry) is WsusComputer:
+            append(entry)
+            continue
+        if type(entry) is not dict:
+            raise _computer_error(index, "expected an object", entry)
+        get = entry.get
+        version, os_name = get("client_version"), get("os")
+        result, group = get("last_sync_result"), get("target_group")
+        synced, reported = get("last_sync_time"), get("last_reported_status_time")
+        values = (
+            get("name"),
+            get("ip"),
+            share(version, version) if type(version) is str else version,
+            share(os_name, os_name) if type(os_name) is str else os_name,
+            synced,
+            synced if reported == synced else reported,  # usually the same time: one copy
+            share(result, result) if type(result) is str else result,
+            share(group, group) if type(group) is str else group,
+            None if entry.keys() <= keys else {k: v for k, v in entry.items() if k not in keys},
+        )
+        for field, value in zip(COMPUTER_FIELDS, values, strict=False):
+            if value is not None and type(value) is not str:
+                raise _computer_error(index, f"field '{field}' must be a string or null", value)
+        append(make(WsusComputer, values))
+    return found
+
+
+def _validate_computers(value: Any) -> list[WsusComputer] | None:
+    if value is None:
+        return None
+    try:
+        return read_computers(value)
+    except FactsError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _dump_computers(value: list[WsusComputer] | None) -> list[dict[str, Any]] | None:
+    return None if value is None else [computer.as_json() for computer in value]
+
+
+Computers = Annotated[
+    list[WsusComputer] | None,
+    PlainValidator(_validate_computers),
+    PlainSerializer(_dump_computers),
+]
 
 
 class WsusComputers(Fact):
     schema_: Literal["wsusbot.wsus_computers/1"] = Field(alias="schema")
-    computers: list[WsusComputer] | None = None
+    computers: Computers = None
     errors: list[ProbeError] | None = None
+    #: extension (paged reads, params ``{offset, page_size}``): computers on the server
+    #: when this page was read, where the page starts, and where the next one starts
+    #: (null: this page is the last). A document the bot hands to checks is complete.
+    total: int | None = None
+    offset: int | None = None
+    next_offset: int | None = None
 
 
 class ServerFacts(Fact):
@@ -366,9 +506,16 @@ def _bomless_utf16(raw: bytes) -> str | None:
     return None
 
 
+#: a document this long is decoded with the garbage collector paused (:func:`gc_paused`)
+_LARGE_TEXT = 1024 * 1024
+
+
 def load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        if len(text) < _LARGE_TEXT:
+            return json.loads(text)
+        with gc_paused():
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (the document looks truncated)" if exc.pos >= len(text.rstrip()) else ""
         raise FactsError(

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from checks.w3c import ParseStats, W3CRecord, iter_records, open_log
+from checks.w3c import ParseStats, W3CRecord, iter_log_records, iter_records, open_log
 
 #: lower-case stem prefixes of the self-update traffic (seed §5, §6, §7)
 SELFUPDATE_PATHS: tuple[str, ...] = (
@@ -432,12 +432,8 @@ def scan_files(
     result = resume if resume is not None else ScanResult(ignored_client_ips=ignored_client_ips)
     for name in _time_order(paths):
         stats = ParseStats()
-        records = iter_records(
-            open_log(name, stats=stats),
-            source=name,
-            stats=stats,
-            stem_prefixes=SELFUPDATE_PATHS,
-        )
+        # read as bytes: only the lines that may be self-update requests are decoded
+        records = iter_log_records(name, source=name, stats=stats, stem_prefixes=SELFUPDATE_PATHS)
         scan(records, stats=stats, resume=result)
         result.files.append(name)
         if stats.layouts == 0:

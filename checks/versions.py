@@ -9,6 +9,7 @@ instead of comparing garbage.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from checks.errors import FactsError
 
@@ -21,6 +22,13 @@ class VersionError(FactsError):
 
 def parse_version(text: str) -> tuple[int, ...]:
     """``" 7.6.7600.256 "`` -> ``(7, 6, 7600, 256)``; raises :class:`VersionError`."""
+    return _parse(text)
+
+
+#: an inventory of 100,000 computers holds a few dozen distinct agent versions: each is
+#: parsed once (bounded, so a hostile inventory of distinct strings only costs misses)
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> tuple[int, ...]:
     match = _VERSION.fullmatch(text.strip())
     if match is None:
         shown = text if len(text) <= 40 else text[:37] + "..."
@@ -30,7 +38,12 @@ def parse_version(text: str) -> tuple[int, ...]:
 
 def compare_versions(left: str, right: str) -> int:
     """-1, 0 or 1, comparing numerically; missing trailing parts count as 0 (5.8 == 5.8.0.0)."""
-    a, b = parse_version(left), parse_version(right)
+    return _compare(left, right)
+
+
+@lru_cache(maxsize=4096)
+def _compare(left: str, right: str) -> int:
+    a, b = _parse(left), _parse(right)
     width = max(len(a), len(b))
     a += (0,) * (width - len(a))
     b += (0,) * (width - len(b))

@@ -13,13 +13,15 @@ stem or query a ``+`` may be a literal character).
 
 from __future__ import annotations
 
+import codecs
 import enum
 import gzip
 import io
 import os
+import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -315,8 +317,31 @@ def iter_records(
     without being decoded further, which is what makes a scan of a large file fast.
     """
     counts = stats if stats is not None else ParseStats()
+    return _records(lines, source, counts, stem_prefixes, _State())
+
+
+class _Run(str):
+    """Stands, in a stream of lines, for ``lines`` filtered requests the byte scanner
+    (:func:`iter_log_records`) already counted: the line loop only advances its line
+    number. Its text is ``#`` so the hot path never looks at it twice."""
+
+    lines: int
+
+
+def _run(lines: int) -> _Run:
+    marker = _Run("#")
+    marker.lines = lines
+    return marker
+
+
+def _records(
+    lines: Iterable[str],
+    source: str,
+    counts: ParseStats,
+    stem_prefixes: tuple[str, ...] | None,
+    state: _State,
+) -> Iterator[W3CRecord]:
     skipped = counts.skipped
-    state = _State()
     # the hot path keeps everything it touches per line in locals
     layout: _Layout | None = None
     separators = -1
@@ -335,6 +360,9 @@ def iter_records(
                     counts.blank += 1
                     continue
                 if line[0] == "#":
+                    if raw.__class__ is _Run:
+                        line_no += raw.lines - 1
+                        continue
                     if len(line) > MAX_LINE_CHARS:
                         counts.directives += 1
                         skipped[SkipReason.TOO_LONG] += 1
@@ -420,3 +448,287 @@ def open_log(path: str | os.PathLike[str], *, stats: ParseStats | None = None) -
     """
     os.stat(path)
     return _lines(path, stats)
+
+
+# ---------------------------------------------------------------- the byte scanner
+#
+# A scan for a few URI stems (logscan) decodes only the lines that can matter. Each chunk
+# of the file is searched as bytes, in C: one case-insensitive regular expression for the
+# stems, ``find`` for the rest. The lines it finds (candidates, directives, lines starting
+# with NUL, lines ending in a space, very long lines, lines holding a character whose lower
+# case is ASCII) are decoded and handed to the line loop above, unchanged. Between them,
+# blocks of ordinary lines are only checked for their field count: deleting every byte but
+# the space and the newline (``bytes.translate``) leaves ``" " * (width - 1) + "\n"`` per
+# line when every line has the layout's width. A block that does not is split until the
+# odd lines are found, and those are decoded too. Newlines are translated as the text
+# reader of :func:`open_log` translates them (``\r\n`` and a lone ``\r`` end a line), and
+# a read error keeps what that reader would have kept, so the records and the counts are
+# exactly those of ``iter_records(open_log(path), ...)``.
+
+#: bytes read (decompressed) at a time
+_CHUNK = 1 << 20
+#: ordinary lines are checked in blocks of about this many bytes
+_BLOCK = 16 * 1024
+#: a line longer than this is cut at the limit of :func:`_lines` (plus UTF-8 headroom)
+_HEAD = 4 * (MAX_LINE_CHARS + 2) + 8
+#: every window of this many bytes without a newline marks a line that may be too long
+#: (a line of 2 * _WINDOW - 1 bytes or more always contains one)
+_WINDOW = (MAX_LINE_CHARS + 1) // 2
+#: non-ASCII characters whose lower case holds an ASCII letter (``str.lower``: KELVIN SIGN
+#: is ``k``, LATIN CAPITAL LETTER I WITH DOT ABOVE is ``i`` + a combining dot); a stem
+#: written with them matches a prefix case-insensitively although its bytes do not
+_CASE_TRAPS = ("\u212a".encode(), "\u0130".encode())
+#: every byte but the space and the newline (lines end in \n alone once translated)
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b" \n")
+
+
+class _Finder:
+    """The stems to look for, as bytes patterns (ASCII prefixes only)."""
+
+    __slots__ = ("after_space", "anywhere")
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        raw = [prefix.encode("ascii") for prefix in prefixes]
+        common = raw[0]
+        while not all(prefix.startswith(common) for prefix in raw):
+            common = common[:-1]
+        rest = b"|".join(re.escape(prefix[len(common) :]) for prefix in raw)
+        body = re.escape(common) + b"(?:" + rest + b")"
+        self.anywhere = re.compile(body, re.IGNORECASE)
+        # in a line of the right width the stem follows a space (unless it is the first
+        # field): the longer literal prefix makes the search several times cheaper
+        self.after_space = re.compile(b" " + body, re.IGNORECASE)
+
+
+def _finder(prefixes: tuple[str, ...] | None) -> _Finder | None:
+    if not prefixes or not all(prefix and prefix.isascii() for prefix in prefixes):
+        return None
+    return _Finder(prefixes)
+
+
+def iter_log_records(
+    path: str | os.PathLike[str],
+    *,
+    source: str = "",
+    stats: ParseStats | None = None,
+    stem_prefixes: tuple[str, ...] | None = None,
+) -> Iterator[W3CRecord]:
+    """``iter_records(open_log(path, stats=stats), ...)``, the same records and counts, read
+    as bytes: with ``stem_prefixes`` only the lines that may carry one of them are decoded.
+
+    A missing file raises :class:`OSError` here, as :func:`open_log` does.
+    """
+    os.stat(path)
+    counts = stats if stats is not None else ParseStats()
+    finder = _finder(stem_prefixes)
+    if finder is None:
+        return _records(open_log(path, stats=counts), source, counts, stem_prefixes, _State())
+    state = _State()
+    return _records(_byte_lines(path, state, counts, finder), source, counts, stem_prefixes, state)
+
+
+def _byte_lines(
+    path: str | os.PathLike[str], state: _State, counts: ParseStats, finder: _Finder
+) -> Iterator[str]:
+    """The lines :func:`_records` must see, ordinary lines folded into :class:`_Run`."""
+    with open(path, "rb") as handle:
+        magic = handle.read(len(GZIP_MAGIC))
+        handle.seek(0)
+        binary: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=handle, mode="rb"))
+            if magic == GZIP_MAGIC
+            else handle
+        )
+        with binary:
+            read = cast(io.BufferedIOBase, binary).read1
+            carry = b""  # the line still incomplete
+            skipping = False  # carry is the head of an overlong line; drop to its end
+            for data in _normalized(read, counts):
+                if data is None:
+                    # the end of the file ends the last line
+                    if skipping:
+                        yield _cut(carry.decode("utf-8", "replace"))
+                    elif carry:
+                        yield from _chunk(carry + b"\n", state, counts, finder)
+                    return
+                if skipping:
+                    end = data.find(b"\n")
+                    if end < 0:
+                        continue
+                    yield _cut(carry.decode("utf-8", "replace"))
+                    carry, skipping, data = b"", False, data[end + 1 :]
+                buf = carry + data if carry else data
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield from _chunk(buf if cut == len(buf) else buf[:cut], state, counts, finder)
+                    carry = buf[cut:]
+                else:
+                    carry = buf
+                if len(carry) > _HEAD:
+                    carry, skipping = carry[:_HEAD], True
+            # a read error: the text reader keeps only the complete lines read before it
+
+
+def _normalized(read: Callable[[int], bytes], counts: ParseStats) -> Iterator[bytes | None]:
+    """The file's bytes with every line ending as ``\\n`` (``\\r\\n`` and a lone ``\\r``
+    translated, as the text reader translates them), then ``None`` at the end of the file.
+
+    A ``\\r`` is a line end only once the character after it is known: the text reader
+    holds it back while the bytes after it do not yet make a character, so does this (a
+    read error then loses the line, as it does there).
+    """
+    held = b""
+    while True:
+        try:
+            data = read(_CHUNK)
+        except (OSError, EOFError, zlib.error):
+            counts.skipped[SkipReason.READ_ERROR] += 1
+            return
+        if not data:
+            break
+        if held:
+            data, held = held + data, b""
+        if b"\r" in data:
+            last = data.rfind(b"\r")
+            if last >= len(data) - 4 and not _pending(data[last + 1 :]):
+                data, held = data[:last], data[last:]
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if data:
+            yield data
+    if held:
+        yield held.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    yield None
+
+
+def _pending(tail: bytes) -> str:
+    """What the text reader has decoded of ``tail`` before more bytes arrive."""
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(tail, final=False)
+
+
+def _cut(text: str) -> str:
+    """What ``readline(limit)`` in :func:`_lines` yields for this line."""
+    limit = MAX_LINE_CHARS + 2
+    return text[:limit] if len(text) >= limit else text
+
+
+def _decoded(buf: bytes) -> list[str]:
+    return [_cut(text) for text in buf.decode("utf-8", "replace").split("\n")[:-1]]
+
+
+def _line_at(buf: bytes, position: int) -> tuple[int, int]:
+    return buf.rfind(b"\n", 0, position) + 1, buf.find(b"\n", position) + 1
+
+
+def _special_lines(buf: bytes, finder: _Finder, layout: _Layout | None) -> list[tuple[int, int]]:
+    """(start, end) of every line of ``buf`` that must be decoded, in order, merged."""
+    spans: list[tuple[int, int]] = []
+    add = spans.append
+    directives = False
+    for byte in (b"#", b"\x00"):
+        position = buf.find(byte)
+        while position >= 0:
+            start, end = _line_at(buf, position)
+            if start == position:
+                add((start, end))
+                directives = True
+                position = buf.find(byte, end)
+            else:
+                position = buf.find(byte, position + 1)
+    # the stem follows a space in a line of the right width, unless it is the first field
+    pattern = (
+        finder.after_space
+        if not directives and layout is not None and layout.stem > 0
+        else finder.anywhere
+    )
+    for match in pattern.finditer(buf):
+        add(_line_at(buf, match.start()))
+    position = buf.find(b" \n")
+    while position >= 0:
+        add(_line_at(buf, position))
+        position = buf.find(b" \n", position + 2)
+    for trap in _CASE_TRAPS:
+        lead = trap[:1]
+        position = buf.find(lead)
+        while position >= 0:
+            if buf.startswith(trap, position):
+                add(_line_at(buf, position))
+            position = buf.find(lead, position + 1)
+    for window in range(0, len(buf), _WINDOW):
+        if buf.find(b"\n", window, window + _WINDOW) < 0:
+            add(_line_at(buf, window))
+    if not spans:
+        return spans
+    spans.sort()
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        last_start, last_end = merged[-1]
+        if start <= last_end:
+            if end > last_end:
+                merged[-1] = (last_start, end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _chunk(buf: bytes, state: _State, counts: ParseStats, finder: _Finder) -> Iterator[str]:
+    """The lines of ``buf`` (complete lines, ``\\n`` only) for :func:`_records`."""
+    position = 0
+    for start, end in _special_lines(buf, finder, state.layout):
+        if start > position:
+            yield from _ordinary(buf, position, start, state, counts)
+        yield from _decoded(buf[start:end])
+        position = end
+    if position < len(buf):
+        yield from _ordinary(buf, position, len(buf), state, counts)
+
+
+def _ordinary(
+    buf: bytes, start: int, stop: int, state: _State, counts: ParseStats
+) -> Iterator[str]:
+    """Lines without a stem to look at: counted when they have the layout's width."""
+    layout = state.layout
+    if layout is None or layout.stem < 0 or layout.width < 2:
+        # nothing to filter on (or a one-field layout, where a blank line has the width):
+        # every line goes through the line loop
+        yield from _decoded(buf[start:stop])
+        return
+    unit = b" " * (layout.width - 1) + b"\n"
+    pattern = unit * (2 * _BLOCK // len(unit) + 2)
+    pending = 0
+    while start < stop:
+        end = buf.find(b"\n", start + _BLOCK, stop) + 1 or stop
+        block = buf[start:end]
+        skeleton = block.translate(None, _NOT_SKELETON)
+        if pattern.startswith(skeleton):
+            pending += len(skeleton) // len(unit)
+        else:
+            if pending:
+                yield _counted(pending, counts)
+                pending = 0
+            yield from _odd(block, unit, pattern, counts)
+        start = end
+    if pending:
+        yield _counted(pending, counts)
+
+
+def _counted(lines: int, counts: ParseStats) -> str:
+    counts.requests += lines
+    counts.filtered += lines
+    return _run(lines)
+
+
+def _odd(block: bytes, unit: bytes, pattern: bytes, counts: ParseStats) -> Iterator[str]:
+    """A block with some line of another width: halve it until the odd lines are found."""
+    if len(block) <= 512:
+        yield from _decoded(block)
+        return
+    middle = block.find(b"\n", len(block) // 2) + 1
+    if not middle or middle == len(block):
+        yield from _decoded(block)
+        return
+    for half in (block[:middle], block[middle:]):
+        skeleton = half.translate(None, _NOT_SKELETON)
+        if pattern.startswith(skeleton):
+            yield _counted(len(skeleton) // len(unit), counts)
+        else:
+            yield from _odd(half, unit, pattern, counts)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from checks.errors import BadOutputError, FactsError, ProbeFailedError
+from checks.errors import BadOutputError, CollectionError, FactsError, ProbeFailedError
 from checks.facts import (
     BUNDLE,
     CLIENT_FACTS,
@@ -23,9 +23,11 @@ from checks.facts import (
     HttpResult,
     LogCursor,
     ServerFacts,
+    WsusComputer,
     decode_text,
     load_json,
     parse_document,
+    read_computers,
 )
 from checks.secret import Secret
 from handlers.http import HttpProber, server_probe_urls
@@ -50,6 +52,15 @@ class ServerEndpoints:
 class CollectSettings:
     probe_timeout_ms: int = 5000
     iis_log_max_bytes: int = 64 * 1024 * 1024
+    #: computers per page of the WSUS inventory: the first page rides in the server
+    #: bundle, each further page is one more command (a page of 25,000 is ~7 MiB of JSON,
+    #: well inside the facts document and WinRM output limits)
+    inventory_page_size: int = 25_000
+
+
+#: an inventory larger than this is not read (named in the document's errors, so the
+#: server check says unknown and the digest names the server as not read)
+MAX_INVENTORY_COMPUTERS = 1_000_000
 
 
 def _host_of(url: str | None) -> str | None:
@@ -147,7 +158,7 @@ class LiveCollector:
                     "cursor": cursor.model_dump() if cursor else None,
                     "max_bytes": self._settings.iis_log_max_bytes,
                 },
-                "wsus_computers": {},
+                "wsus_computers": {"offset": 0, "page_size": self._settings.inventory_page_size},
             }
         )
         urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
@@ -164,7 +175,39 @@ class LiveCollector:
             document = documents.get(key)
             if isinstance(document, dict) and document.get("schema") == schema:
                 merged[key] = document
+        inventory = merged.pop("wsus_computers", None)
+        del bundle, documents, document  # the raw first page lives on only in ``inventory``
+        if inventory is not None:
+            merged["wsus_computers"] = await self._whole_inventory(target, inventory, deadline)
         return _parse(target.name, merged, SERVER_FACTS)  # type: ignore[return-value]
+
+    async def _whole_inventory(
+        self, target: HostTarget, first: dict[str, Any], deadline: float
+    ) -> dict[str, Any]:
+        """The bundle's first inventory page plus every further page, one command each,
+        as one complete ``wsusbot.wsus_computers/1`` document. Each page becomes lean
+        records as it arrives (its JSON objects are dropped). A page that cannot be read
+        leaves ``computers`` null with an error naming the page: an incomplete inventory
+        is never handed on as if it were the whole one."""
+        document = {k: v for k, v in first.items() if k not in ("computers", "next_offset")}
+        pages = _InventoryPages(target.name, document)
+        page: Any = first
+        del first
+        while True:
+            failure = pages.add(page)
+            page = None
+            if failure is not None:
+                return pages.failed(failure)
+            if pages.next_offset is None:
+                return pages.complete()
+            script = compose.render(
+                "wsus_computers",
+                {"offset": pages.next_offset, "page_size": self._settings.inventory_page_size},
+            )
+            try:
+                page = await self._run(target, script, deadline)
+            except CollectionError as exc:
+                return pages.failed(f"the page at offset {pages.next_offset} was not read: {exc}")
 
     async def _collect_client(self, target: HostTarget, deadline: float) -> ClientFacts:
         script = compose.render(
@@ -230,6 +273,82 @@ class LiveCollector:
                 suffix = parts.path + (f"?{parts.query}" if parts.query else "")
                 return server.selfupdate_url.rstrip("/") + suffix
         return url
+
+
+class _InventoryPages:
+    """Pages of one WSUS inventory, checked as they arrive (schema, order, the limit)."""
+
+    def __init__(self, host: str, document: dict[str, Any]) -> None:
+        self._host = host
+        self._document = document
+        self._computers: list[WsusComputer] = []
+        self._total: int | None = None
+        self.next_offset: int | None = None
+
+    def add(self, page: Any) -> str | None:
+        """Take one page; the reason the inventory cannot be completed, else None."""
+        where = (
+            "the first page"
+            if self.next_offset is None
+            else f"the page at offset {self.next_offset}"
+        )
+        if not isinstance(page, dict) or page.get("schema") != WSUS_COMPUTERS:
+            return f"{where} is not a {WSUS_COMPUTERS} document"
+        entries = page.get("computers")
+        if entries is None:
+            if self.next_offset is None:
+                return ""  # the server could not list its computers: its errors say why
+            return f"{where} holds no computers list: {_page_errors(page)}"
+        offset, following, total = page.get("offset"), page.get("next_offset"), page.get("total")
+        expected = self.next_offset or 0
+        if offset is not None and offset != expected:
+            return f"{where} starts at offset {offset!r}"
+        try:
+            self._computers += read_computers(entries)
+        except FactsError as exc:
+            return f"{where}: {exc}"
+        if isinstance(total, int) and not isinstance(total, bool):
+            self._total = total
+        if len(self._computers) > MAX_INVENTORY_COMPUTERS or (
+            self._total is not None and self._total > MAX_INVENTORY_COMPUTERS
+        ):
+            count = max(len(self._computers), self._total or 0)
+            return (
+                f"inventory too large: the server lists {count:,} computers and wsusbot "
+                f"reads at most {MAX_INVENTORY_COMPUTERS:,} (MAX_INVENTORY_COMPUTERS)"
+            )
+        if following is None:
+            self.next_offset = None
+            return None
+        if isinstance(following, bool) or not isinstance(following, int) or following <= expected:
+            return f"{where} names no later page (next_offset {following!r})"
+        self.next_offset = following
+        return None
+
+    def complete(self) -> dict[str, Any]:
+        return {
+            **self._document,
+            "computers": self._computers,
+            "total": len(self._computers),
+            "offset": 0,
+            "next_offset": None,
+        }
+
+    def failed(self, reason: str) -> dict[str, Any]:
+        errors = list(self._document.get("errors") or [])
+        if reason:
+            errors.append({"source": "wsus_computers.pages", "message": reason})
+        return {**self._document, "computers": None, "errors": errors, "next_offset": None}
+
+
+def _page_errors(page: dict[str, Any]) -> str:
+    errors = page.get("errors")
+    messages = [
+        str(e.get("message"))[:200]
+        for e in errors or []
+        if isinstance(e, dict) and e.get("message")
+    ]
+    return "; ".join(messages) or "no error given"
 
 
 def _bundle_documents(host: str, data: Any) -> dict[str, Any]:

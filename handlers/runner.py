@@ -178,7 +178,7 @@ class Runner:
     ) -> CheckOutcome:
         run_id = None
         if record and self._history is not None:
-            facts_doc = dump(facts) if facts is not None else None
+            facts_doc = facts_for_history(facts) if facts is not None else None
             run_id = await asyncio.to_thread(self._history.record, report, facts_doc, requested_by)
         return CheckOutcome(target=target, report=report, facts=facts, run_id=run_id)
 
@@ -192,3 +192,23 @@ def _parse_previous(raw: dict[str, Any] | None, current: HostFacts) -> HostFacts
         log.warning("stored previous facts do not parse; evaluating without history")
         return None
     return previous if role_of(previous) == role_of(current) else None
+
+
+def facts_for_history(facts: HostFacts) -> dict[str, Any]:
+    """The facts document a run keeps: everything but a server's computer list, which can
+    be hundreds of thousands of entries (tens of MB) and which nothing reads back (history
+    checks and fix cards read the server's configuration); its count stays."""
+    document = dump(facts)
+    inventory = document.get("wsus_computers")
+    if isinstance(inventory, dict) and isinstance(inventory.get("computers"), list):
+        count = len(inventory["computers"])
+        document["wsus_computers"] = {
+            **inventory,
+            "computers": None,
+            "total": inventory.get("total") or count,
+            "errors": [
+                *(inventory.get("errors") or []),
+                {"source": "history", "message": f"{count} computers not kept in history"},
+            ],
+        }
+    return document

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+import types
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
+import winrm.transport
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -43,6 +45,53 @@ log = logging.getLogger(__name__)
 
 #: a hostile or broken host must not make the bot buffer without bound
 MAX_OUTPUT_BYTES = 64 * 2**20
+
+
+class EnvironmentFreeSession(requests.Session):
+    """A requests session that never consults the process environment: no proxy
+    variables, no netrc, no CA-bundle variables; WinRM traffic goes straight to the host.
+
+    Why: a session that trusts the environment asks requests' ``should_bypass_proxies``
+    on every request, and with pywinrm's ``proxy=None`` (``no_proxy="*"``) that function
+    *writes* ``os.environ["no_proxy"]`` around a lookup and puts it back, without a lock
+    (psf/requests#4997). Under fan-out one thread deletes the key another has just put
+    back: ``KeyError: 'no_proxy'`` surfaced as that host's "bad output", or the variable
+    stayed set for the whole process. With ``trust_env`` off that code is never reached.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+
+
+class _RequestsWithoutEnvironment:
+    """The ``requests`` module as pywinrm's ``Transport.build_session`` sees it below: the
+    same module, except that the session it creates is an EnvironmentFreeSession."""
+
+    Session = EnvironmentFreeSession
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+
+# pywinrm creates its session inside ``Transport.build_session`` (auth, TLS, message
+# encryption, and the first request, all in one) with ``requests.Session()``: run that very
+# code with ``requests`` bound to the shim above, rather than copying it or patching
+# pywinrm or requests for the whole process
+_BUILD_SESSION = types.FunctionType(
+    winrm.transport.Transport.build_session.__code__,
+    {**vars(winrm.transport), "requests": _RequestsWithoutEnvironment()},
+    "build_session",
+    winrm.transport.Transport.build_session.__defaults__,
+    winrm.transport.Transport.build_session.__closure__,
+)
+
+
+def environment_free(protocol: Protocol) -> Protocol:
+    """``protocol`` with a transport whose sessions never read (or write) os.environ."""
+    transport = protocol.transport
+    transport.build_session = types.MethodType(_BUILD_SESSION, transport)  # type: ignore[method-assign]
+    return protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +187,15 @@ class WinrmClient:
             "operation_timeout_sec": operation,
             "read_timeout_sec": read,
             "message_encryption": "auto",
-            # proxies from the environment must not see WinRM traffic
+            # proxies from the environment must not see WinRM traffic (and the session
+            # must not read the environment at all: see EnvironmentFreeSession)
             "proxy": None,
         }
         if target.transport == "certificate":
             options["cert_pem"] = str(target.cert_pem) if target.cert_pem else None
             options["cert_key_pem"] = str(target.cert_key_pem) if target.cert_key_pem else None
         try:
-            return Protocol(**options)
+            return environment_free(Protocol(**options))
         except (WinRMError, ValueError, ImportError) as exc:
             raise ConfigError(
                 f"{target.name}: cannot use WinRM transport {target.transport!r}: "

@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.state import CliState, print_json, state_of
-from bot.render.terminal import print_report
 from checks.errors import FactsError, UsageError
-from checks.evaluation import evaluate_facts
-from checks.facts import MAX_DOCUMENT_BYTES, HostFacts, read_host_facts
-from checks.model import CheckContext, Thresholds
-from checks.registry import default_registry
+
+if TYPE_CHECKING:
+    # the facts models, the registry and the renderer are imported by the command that
+    # uses them, so that ``--help`` and the other commands do not pay for them
+    from checks.facts import HostFacts
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -35,6 +36,8 @@ def parse_now(text: str | None) -> datetime:
 def read_facts_file(path: Path) -> HostFacts:
     """Read at most the documented limit (an endless stream such as /dev/zero is refused
     once past it, not read until memory runs out)."""
+    from checks.facts import MAX_DOCUMENT_BYTES, read_host_facts
+
     try:
         if str(path) == "-":
             raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
@@ -64,6 +67,10 @@ def _offline(
     as_json: bool,
 ) -> int:
     from bot.inventory import validate_host_argument
+    from bot.render.terminal import print_report
+    from checks.evaluation import evaluate_facts
+    from checks.model import CheckContext, Thresholds
+    from checks.registry import default_registry
 
     validate_host_argument(host)
     facts = read_facts_file(facts_path)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import typer
 
 from bot.cli.state import print_json, state_of
-from bot.render.terminal import print_catalogue, print_explain
-from checks.fixes import get_fix
-from checks.registry import default_registry
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +16,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """List every check: id, role, severity, seed section and proposed fix."""
+        from bot.render.terminal import print_catalogue
+        from checks.registry import default_registry
+
         registry = default_registry()
         if as_json:
             print_json(
@@ -40,6 +40,10 @@ def register(app: typer.Typer) -> None:
     @group.command("explain")
     def explain(ctx: typer.Context, check_id: str = typer.Argument(..., metavar="ID")) -> None:
         """What a check verifies, why (seed section), and its fix."""
+        from bot.render.terminal import print_explain
+        from checks.fixes import get_fix
+        from checks.registry import default_registry
+
         check = default_registry().get(check_id)
         fix = get_fix(check.meta.fix) if check.meta.fix else None
         print_explain(state_of(ctx).out, check.meta, fix)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
 
 from bot.cli.lab_cmd import _wait_for_signal, slack_sections, start_estate
 from bot.cli.state import state_of
-from bot.config import load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CHANNEL = "C0WSUS"
 OPERATOR, APPROVER, VIEWER = "U0OPER", "U0APPR", "U0VIEWER"
@@ -69,6 +69,8 @@ def _verdict(slack: Any, host: str) -> Any:
 
 
 def _show(console: Console, who: str, message: Any) -> None:
+    from rich.panel import Panel
+
     console.print(
         Panel(blocks_to_text(message.blocks), title=who, title_align="left", expand=False)
     )
@@ -85,6 +87,7 @@ def register(app: typer.Typer) -> None:
         workdir: Path | None = typer.Option(None, "--workdir"),
     ) -> None:
         """Run wsusbot on the embedded lab: checks, a two-person fix, the conversation."""
+        from bot.config import load_settings
         from bot.runtime import BotRuntime
         from lab.slack import LocalSlack
 

@@ -69,6 +69,12 @@ def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> 
         services.close()
 
 
+def digest_exit_code(outcome: DigestOutcome) -> int:
+    """3 when a server in scope (or its inventory, or its IIS log) was not read, as
+    ``check`` exits 3 for a host it could not read: an incomplete digest never exits 0."""
+    return 3 if outcome.digest.not_read else 0
+
+
 def print_outcome(out: Console, outcome: DigestOutcome, *, posted_to: str | None) -> None:
     from bot.digest.causes import ORDER, TITLES
 
@@ -266,13 +272,17 @@ def register(app: typer.Typer) -> None:
             False, "--dry-run", help="Print the digest and CSV summary instead of posting."
         ),
     ) -> None:
-        """Post a stalled self-update digest now (scheduled ones run in `wsusbot serve`)."""
+        """Post a stalled self-update digest now (scheduled ones run in `wsusbot serve`).
+
+        Exit 0 when every server in scope was read, 3 when one (its inventory or its IIS
+        log included) was not: the digest then names it under "not read"."""
         if not now:
             raise UsageError("give --now (scheduled digests are posted by the running bot)")
         state = state_of(ctx)
         outcome = run_digest_now(state, digest_id, dry_run=dry_run)
         channel = None if dry_run else _channel_of(state, outcome.digest.digest_id)
         print_outcome(state.out, outcome, posted_to=channel)
+        raise typer.Exit(digest_exit_code(outcome))
 
     @app.command("logscan")
     def logscan(

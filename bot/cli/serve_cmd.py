@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
-import signal
-
 import typer
 
 from bot.cli.check_cmd import parse_time
@@ -35,6 +30,9 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("INFO", "--log-level"),
     ) -> None:
         """Run the Slack bot until SIGINT/SIGTERM."""
+        import logging
+        import signal
+
         from bot.runtime import BotRuntime
 
         logging.basicConfig(
@@ -75,6 +73,9 @@ def register(app: typer.Typer) -> None:
         output: str = typer.Option("json", "--format", help="json or csv"),
     ) -> None:
         """The audit trail: every check, request, approval, run and result."""
+        import csv
+        import io
+
         from bot.inventory import validate_host_argument
         from bot.services import Services
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.config import Settings, load_settings
+if TYPE_CHECKING:
+    # imported on use: pydantic and the config models cost more than ``--help`` itself
+    from bot.config import Settings
 
 
 @dataclass
@@ -26,6 +29,8 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from bot.config import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 

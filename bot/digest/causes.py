@@ -104,11 +104,20 @@ class Digest:
     #: hosts the inventory resolves: the only ones a "Check" button can run against
     checkable: frozenset[str] = frozenset()
     computers_seen: int = 0
+    #: the hosts in each bucket, so a sighting is deduplicated in O(1), not by a scan
+    _hosts: dict[Cause, set[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, sightings: Iterable[Sighting]) -> None:
+        """Keep the first sighting of each host under each cause."""
         for sighting in sightings:
-            bucket = self.sightings.setdefault(sighting.cause, [])
-            if all(s.host != sighting.host for s in bucket):
+            cause = sighting.cause
+            bucket = self.sightings.setdefault(cause, [])
+            hosts = self._hosts.get(cause)
+            if hosts is None or len(hosts) != len(bucket):
+                # first use, or the bucket was filled directly: (re)learn its hosts
+                hosts = self._hosts[cause] = {s.host for s in bucket}
+            if sighting.host not in hosts:
+                hosts.add(sighting.host)
                 bucket.append(sighting)
 
     def hosts(self, cause: Cause) -> list[Sighting]:

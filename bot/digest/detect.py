@@ -37,15 +37,19 @@ def inventory_sightings(
     found: list[Sighting] = []
     for computer in computers:
         state = classify(computer, now, thresholds)
+        stale = state.sync_stale
+        old = state.agent_old
+        if not (stale or old):
+            continue  # the common case: no name to work out
         host = canonical(computer.name, computer.ip)
         if state.sync is SyncState.NEVER:
             found.append(Sighting(host, Cause.STALE_SYNC, "never synced", server, 1e9))
-        elif state.sync_stale and state.sync_age_days is not None:
+        elif stale and state.sync_age_days is not None:
             age = state.sync_age_days
             found.append(
                 Sighting(host, Cause.STALE_SYNC, f"last sync {age:.0f} d ago", server, age)
             )
-        if state.agent_old:
+        if old:
             found.append(
                 Sighting(
                     host,

@@ -25,7 +25,7 @@ from bot.digest.detect import (
 from bot.services import Services
 from bot.store.digests import LogObservation
 from checks._support import as_utc
-from checks.facts import IisLog, ServerFacts, WsusComputer
+from checks.facts import IisLog, ServerFacts, WsusComputer, WsusComputers
 from checks.logscan import SELFUPDATE_PATHS, ScanResult, is_success
 from checks.report import Report
 from checks.w3c import iter_records
@@ -82,20 +82,32 @@ class _Names:
         for client in clients:
             self._by_address[client.address.lower()] = client.name.lower()
             self._by_label[client.name.lower()] = client.name.lower()
-        self._computer_by_ip: dict[str, str] = {}
+        self._computer_by_ip: dict[str, str] | None = None
+        self._inventories: list[Iterable[WsusComputer]] = []
 
     def learn(self, computers: Iterable[WsusComputer]) -> None:
-        for computer in computers:
-            if computer.ip and computer.name:
-                self._computer_by_ip.setdefault(computer.ip.lower(), computer.name.lower())
+        """Inventory names by address, for log lines that give only an address; worked
+        out at the first such lookup (most digests never need all 100,000 of them)."""
+        self._inventories.append(computers)
+        self._computer_by_ip = None
+
+    def _by_ip(self) -> dict[str, str]:
+        if self._computer_by_ip is None:
+            found: dict[str, str] = {}
+            for computers in self._inventories:
+                for computer in computers:
+                    if computer.ip and computer.name:
+                        found.setdefault(computer.ip.lower(), computer.name.lower())
+            self._computer_by_ip = found
+        return self._computer_by_ip
 
     def __call__(self, name: str | None, ip: str | None) -> str:
         address = (ip or "").strip().lower()
         if address in self._by_address:
             return self._by_address[address]
         text = (name or "").strip().lower()
-        if not text and address in self._computer_by_ip:
-            text = self._computer_by_ip[address]
+        if not text and address:
+            text = self._by_ip().get(address, "")
         if text:
             return self._by_label.get(text.split(".", 1)[0], text)
         return address or "(unnamed)"
@@ -140,6 +152,16 @@ def log_window_start(window: datetime, verified_fix: datetime | None) -> datetim
     return max(window, as_utc(verified_fix))
 
 
+def _inventory_unread(document: WsusComputers | None) -> str:
+    """Why a server's inventory was not read, with the probe's (or the pager's) words."""
+    reason = "WSUS inventory not readable"
+    errors = [e.message for e in (document.errors if document else None) or [] if e.message]
+    if errors:
+        detail = " ".join(errors[-1].split())
+        reason += ": " + (detail if len(detail) <= 300 else detail[:297] + "...")
+    return reason
+
+
 def _unread_reason(report: Report, facts: object) -> str | None:
     if report.unreachable_reason:
         return report.unreachable_reason.replace("_", " ")
@@ -182,7 +204,7 @@ async def gather(
         result.servers_read.append(server)
         computers = facts.wsus_computers.computers if facts.wsus_computers else None
         if computers is None:
-            result.not_read.append(ServerNotRead(server, "WSUS inventory not readable"))
+            result.not_read.append(ServerNotRead(server, _inventory_unread(facts.wsus_computers)))
         else:
             names.learn(computers)
             inventories.append((server, computers))

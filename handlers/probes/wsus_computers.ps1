@@ -1,7 +1,11 @@
 # wsusbot-probe: wsus_computers v1
 # The WSUS server's computer inventory (wsusbot.wsus_computers/1) through the WSUS admin
 # API (Microsoft.UpdateServices.Administration, installed with the WSUS console; the
-# Get-WsusComputer cmdlet of 2012+ wraps the same objects). Read-only. Params: none.
+# Get-WsusComputer cmdlet of 2012+ wraps the same objects). Read-only.
+# Params (both optional): offset (default 0), page_size (default: every computer). An
+# inventory of 100,000s is read as pages, one command each, in a stable order (by
+# computer id); 'total' says how many there are, 'next_offset' where the next page
+# starts ($null after the last page).
 
 function Invoke-WsusbotProbe_wsus_computers {
     param($P, $Doc, $Errors)
@@ -33,8 +37,31 @@ function Invoke-WsusbotProbe_wsus_computers {
         }
     } catch { Add-WsusbotError $Errors 'computers.target_group' $_ }
 
+    $all = $server.GetComputerTargets()
+    $total = [int]$all.Count
+    $offset = Get-WsusbotParam $P 'offset'
+    if ($null -eq $offset) { $offset = 0 }
+    $offset = [Math]::Max(0, [int]$offset)
+    $size = Get-WsusbotParam $P 'page_size'
+    if ($null -eq $size) { $size = $total }
+    $size = [Math]::Max(1, [int]$size)
+
+    # every page is its own command: sort by id so the pages never overlap
+    $targets = New-Object 'object[]' $total
+    $keys = New-Object 'string[]' $total
+    $index = 0
+    foreach ($target in $all) {
+        if ($index -ge $total) { break }
+        $targets[$index] = $target
+        $keys[$index] = [string]$target.Id
+        $index++
+    }
+    [Array]::Sort($keys, $targets, [StringComparer]::Ordinal)
+    $end = [Math]::Min($total, $offset + $size)
+
     $computers = New-WsusbotList
-    foreach ($target in $server.GetComputerTargets()) {
+    for ($index = $offset; $index -lt $end; $index++) {
+        $target = $targets[$index]
         $entry = New-WsusbotMap
         $entry['name'] = [string]$target.FullDomainName
         $entry['ip'] = $null
@@ -49,4 +76,8 @@ function Invoke-WsusbotProbe_wsus_computers {
         [void]$computers.Add($entry)
     }
     $Doc['computers'] = $computers
+    $Doc['total'] = $total
+    $Doc['offset'] = $offset
+    $Doc['next_offset'] = $null
+    if ($end -lt $total) { $Doc['next_offset'] = $end }
 }

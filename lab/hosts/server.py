@@ -26,6 +26,13 @@ DEFAULT_MAX_LOG_BYTES = 8 * 1024 * 1024
 _LAB_ONLY_SITE_KEYS = ("content",)
 
 
+def _page_number(value: Any, default: int) -> int:
+    """A paging parameter as PowerShell's [int] cast takes it; absent or unusable: default."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return max(0, int(value))
+
+
 def nominal_ports(state: JsonDict) -> list[int]:
     """Every http port a site of ``state`` binds, plus 80 (clients always try it)."""
     ports = {80}
@@ -314,7 +321,10 @@ class ServerHost(SimulatedHost):
         return document
 
     def _wsus_computers(self, params: dict[str, Any]) -> JsonDict:
-        del params
+        """The inventory, as ``GetComputerTargets()`` lists it, optionally one page of it:
+        params ``offset`` (default 0) and ``page_size`` (default: every computer). The
+        document says how many computers there are (``total``) and where the next page
+        starts (``next_offset``, null after the last)."""
         if self.kind != "wsus" or not (self.state.get("wsus") or {}).get("installed"):
             return {
                 "schema": WSUS_COMPUTERS,
@@ -328,10 +338,13 @@ class ServerHost(SimulatedHost):
                 ],
             }
         now = self.clock.now()
-        computers = [as_document_entry(c, now) for c in self.fleet]
-        for client in self.network.clients_of(self.name):
-            if not client.reports_to(self):
-                continue
+        reporting = [c for c in self.network.clients_of(self.name) if c.reports_to(self)]
+        total = len(self.fleet) + len(reporting)
+        offset = _page_number(params.get("offset"), 0)
+        size = _page_number(params.get("page_size"), total)
+        end = min(total, offset + max(1, size))
+        computers = [as_document_entry(c, now) for c in self.fleet[offset:end]]
+        for client in reporting[max(0, offset - len(self.fleet)) : max(0, end - len(self.fleet))]:
             synced = client.last_search_success(now)
             stamp = iso_utc(synced) if synced else None
             computers.append(
@@ -346,7 +359,14 @@ class ServerHost(SimulatedHost):
                     "target_group": "Lab",
                 }
             )
-        return {"schema": WSUS_COMPUTERS, "computers": computers, "errors": []}
+        return {
+            "schema": WSUS_COMPUTERS,
+            "computers": computers,
+            "errors": [],
+            "total": total,
+            "offset": offset,
+            "next_offset": end if end < total else None,
+        }
 
     # -- fixes -------------------------------------------------------------------------
     def _port80_site(self) -> tuple[str, JsonDict] | None:

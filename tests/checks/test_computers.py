@@ -283,3 +283,64 @@ def test_the_mixed_inventory_sorts_as_expected_with_defaults() -> None:
     }
     for name in ("fresh", "week-exactly", "future", "noversion"):
         assert name not in check["stale"] | check["old"] | check["unreadable"]
+
+
+# ---------------------------------------------------------------- the lean inventory records
+
+
+def test_inventory_entries_become_records_and_dump_back_unchanged() -> None:
+    from checks.facts import COMPUTER_FIELDS, WSUS_COMPUTERS, dump, parse_document
+
+    entries = [
+        {
+            "name": "pc1.corp",
+            "ip": "10.0.0.1",
+            "client_version": CURRENT_AGENT,
+            "os": "Windows XP Professional",
+            "last_sync_time": ago(1),
+            "last_reported_status_time": ago(1),
+            "last_sync_result": "Succeeded",
+            "target_group": "Workstations",
+            "newer_probe_field": {"kept": True},
+        },
+        {"name": "pc2.corp", "client_version": CURRENT_AGENT},
+    ]
+    document = parse_document({"schema": WSUS_COMPUTERS, "computers": entries})
+    computers = document.computers  # type: ignore[attr-defined]
+    assert computers[0].name == "pc1.corp"
+    assert computers[0].extra == {"newer_probe_field": {"kept": True}}
+    assert computers[1].extra is None
+    assert computers[1].ip is None
+    # repeated values are one string, not one per computer
+    assert computers[0].client_version is computers[1].client_version
+    dumped = dump(document)["computers"]
+    assert dumped[0] == entries[0]
+    assert dumped[1] == {**dict.fromkeys(COMPUTER_FIELDS), **entries[1]}
+
+
+@pytest.mark.parametrize(
+    ("computers", "message"),
+    [
+        ({"name": "x"}, "computers: expected a list of computers"),
+        (["pc1"], "computers[0]: expected an object"),
+        ([{"name": "ok"}, {"name": 5}], "computers[1]: field 'name' must be a string or null"),
+        ([{"last_sync_time": ["2026"]}], "computers[0]: field 'last_sync_time'"),
+    ],
+)
+def test_a_malformed_inventory_names_the_entry_and_field(computers: Any, message: str) -> None:
+    from checks.errors import FactsError
+    from checks.facts import WSUS_COMPUTERS, parse_document
+
+    with pytest.raises(FactsError, match=re.escape(message)):
+        parse_document({"schema": WSUS_COMPUTERS, "computers": computers})
+
+
+def test_records_classify_like_any_computer() -> None:
+    from checks.facts import read_computers
+
+    [record] = read_computers(
+        [{"name": "old", "client_version": "5.4.3790.1000", "last_sync_time": ago(45)}]
+    )
+    state = classify(record, NOW, LIMITS)
+    assert (state.sync, state.agent) == (SyncState.STALE, AgentState.SUS_ERA)
+    assert read_computers([record]) == [record]

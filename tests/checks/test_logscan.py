@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import shutil
+import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,14 +19,16 @@ from checks.logscan import (
     FAILING_STATUSES,
     HANDSHAKE_MAX_401,
     HANDSHAKE_WINDOW,
+    SELFUPDATE_PATHS,
     ScanResult,
     explain_status,
+    first_timestamp,
     is_selfupdate_path,
     scan,
     scan_files,
     scan_lines,
 )
-from checks.w3c import ParseStats, iter_records
+from checks.w3c import ParseStats, iter_records, open_log
 
 FIELDS = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-substatus"
 START = datetime(2024, 1, 5, 10, 0, 0, tzinfo=UTC)
@@ -462,3 +466,75 @@ def test_ntlm_exchange_sample_fits_the_handshake_window() -> None:
     assert result.failures == []
     assert result.handshakes == 1
     assert result.code_counts == {"401.2": 1, "401.1": 1, "200.0": 1}
+
+
+# ---------------------------------------------------------------- the byte scanner
+
+
+def _reference_scan(paths: list[Path]) -> ScanResult:
+    """What scan_files computed before the byte scanner: every line through the text
+    reader and the line loop."""
+    result = ScanResult()
+    keyed = [(first_timestamp(p), str(p)) for p in paths]
+    order = sorted(keyed, key=lambda item: (item[0] is None, item[0] or START, item[1]))
+    for name in [name for _, name in order]:
+        stats = ParseStats()
+        records = iter_records(
+            open_log(name, stats=stats), source=name, stats=stats, stem_prefixes=SELFUPDATE_PATHS
+        )
+        scan(records, stats=stats, resume=result)
+        result.files.append(name)
+        if stats.layouts == 0:
+            result.files_without_fields.append(name)
+    return result
+
+
+def _same(got: ScanResult, expected: ScanResult) -> None:
+    assert got.to_json() == expected.to_json()
+    assert (got.status_counts, got.code_counts) == (expected.status_counts, expected.code_counts)
+
+
+def test_scan_files_equals_the_line_by_line_scan_on_generated_logs(tmp_path: Path) -> None:
+    paths = []
+    for index, (crlf, blocks) in enumerate(((False, 4), (True, 3), (False, 1))):
+        path = tmp_path / f"u_ex24010{index + 1}.log"
+        write_log(
+            path, 400_000, seed=11 + index, selfupdate_share=0.02, layout_blocks=blocks, crlf=crlf
+        )
+        paths.append(path)
+    result = scan_files(paths)
+    assert result.failures
+    assert result.handshakes
+    assert result.skipped
+    _same(result, _reference_scan(paths))
+
+
+log_line = st.one_of(
+    st.builds(
+        lambda event, agent, pad: (
+            request(*event[:3], event[3], 2).replace(" GET ", f" {agent} ") + pad
+        ),
+        event,
+        st.sampled_from(("GET", "wsusbot-probe/1")),
+        st.sampled_from(("", "", "", " ", "\r")),
+    ),
+    st.sampled_from(
+        (FIELDS, IIS6, "#Fields: c-ip cs-uri-stem sc-status", "", "\x00\x00\x00", "garbage")
+    ),
+    st.text(alphabet="/wutrackbinWUTRACKBIN. 0123456789-:\u212a\x00#\r", max_size=40),
+)
+
+
+@given(st.lists(st.lists(log_line, max_size=30), min_size=1, max_size=3), st.booleans())
+@settings(max_examples=100, deadline=None)
+def test_scan_files_equals_the_line_by_line_scan(files: list[list[str]], crlf: bool) -> None:
+    folder = Path(tempfile.mkdtemp())
+    try:
+        paths = []
+        for index, lines in enumerate(files):
+            path = folder / f"u_ex2401{index:02d}.log"
+            path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode())
+            paths.append(path)
+        _same(scan_files(paths), _reference_scan(paths))
+    finally:
+        shutil.rmtree(folder)

@@ -30,3 +30,14 @@ def test_compare_is_numeric_and_pads_with_zeros() -> None:
     assert compare_versions("5.8", "5.8.0.0") == 0
     assert is_below("5.4.3790.2180", "5.8")
     assert not is_below("5.8.0.2469", "5.8")
+
+
+def test_repeated_parses_agree_and_garbage_raises_every_time() -> None:
+    # parses are cached (an inventory repeats a few versions 100,000 times); errors are not
+    for _ in range(3):
+        assert parse_version("7.6.7600.256") == (7, 6, 7600, 256)
+        assert is_below("7.0.6000.374", "7.6.7600.256")
+        with pytest.raises(VersionError):
+            parse_version("7.6.x")
+        with pytest.raises(VersionError):
+            compare_versions("7.6.x", "7.6")

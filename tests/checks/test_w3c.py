@@ -13,11 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from checks import w3c
 from checks.w3c import (
     MAX_LINE_CHARS,
     ParseStats,
     SkipReason,
     W3CRecord,
+    iter_log_records,
     iter_records,
     open_log,
 )
@@ -374,3 +376,163 @@ def test_times_are_utc_and_ordered_within_a_second() -> None:
         timedelta(0),
     ]
     assert all(r.time.tzinfo is UTC for r in records)
+
+
+# ---------------------------------------------------------------- the byte scanner
+
+SELFUPDATE = ("/wutrack.bin", "/selfupdate/", "/iuident.cab", "/clientwebservice/")
+
+
+def _both(path: str, prefixes: tuple[str, ...] | None = SELFUPDATE) -> None:
+    """The byte scanner gives what the text reader and the line loop give."""
+    expected_stats, got_stats = ParseStats(), ParseStats()
+    expected = list(
+        iter_records(
+            open_log(path, stats=expected_stats),
+            source="s",
+            stats=expected_stats,
+            stem_prefixes=prefixes,
+        )
+    )
+    got = list(iter_log_records(path, source="s", stats=got_stats, stem_prefixes=prefixes))
+    assert got == expected
+    assert got_stats == expected_stats
+
+
+#: pieces a line is made of: fields, the separators and line ends that matter to the scanner
+piece = st.one_of(
+    st.sampled_from(
+        [
+            "2024-01-05",
+            "10:00:01",
+            "10.0.0.5",
+            "GET",
+            "/wutrack.bin",
+            "/WUTrack.BIN",
+            "/SelfUpdate/wuident.cab",
+            "/iuident.cab",
+            "/ClientWebService/client.asmx",
+            "/images/a.png",
+            "/wutrac\u212a.bin",
+            "/\u0130uident.cab",
+            "Windows-Update-Agent",
+            "wsusbot-probe/1",
+            "401",
+            "200",
+            "404",
+            "2",
+            "-",
+            "x" * 40,
+        ]
+    ),
+    st.sampled_from([" ", " ", " ", "  ", "\n", "\r\n", "\r", "\x00", "#", "\ufffd", "\xe9"]),
+    st.text(max_size=6),
+)
+directive = st.sampled_from(
+    [
+        "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-substatus",
+        "#Fields: date time s-sitename c-ip cs-method cs-uri-stem sc-status",
+        "#Fields: cs-uri-stem sc-status",
+        "#Fields: cs-uri-stem",
+        "#Fields: date time c-ip sc-status",
+        "#Date: 2024-01-05 10:00:00",
+        "\x00\x00#Fields: time c-ip cs-uri-stem sc-status",
+        "#Fields:",
+        "#Software: Microsoft Internet Information Services 10.0",
+    ]
+)
+request_line = st.builds(
+    lambda date, ip, stem, status: f"{date} 10:00:0{status % 10} {ip} GET {stem} {status} 2",
+    st.sampled_from(["2024-01-05", "2024-13-45"]),
+    st.sampled_from(["10.0.0.5", "10.0.0.6", "fe80::1%11"]),
+    st.sampled_from(["/wutrack.bin", "/SELFUPDATE/x.cab", "/iuident.cab", "/default.htm", "/a"]),
+    st.sampled_from([200, 304, 401, 403, 404, 500, 503]),
+)
+line_text = st.one_of(
+    request_line,
+    request_line.map(lambda line: line + " "),
+    request_line.map(lambda line: line.replace(" 2", "")),
+    # the layout's width only with the trailing space, which the line loop strips
+    request_line.map(lambda line: line.replace(" 2", " ")),
+    # the layout's width, too long
+    request_line.map(lambda line: line.replace("GET", "G" * (MAX_LINE_CHARS + 10))),
+    directive,
+    st.lists(piece, max_size=12).map("".join),
+    st.sampled_from(["", " ", "   ", "\x00" * 5, "A" * (MAX_LINE_CHARS + 40)]),
+    st.sampled_from(["a b " * 5000, "\u212a" * (MAX_LINE_CHARS // 2), "b\r" * 9000]),
+)
+
+
+@st.composite
+def byte_logs(draw: Any) -> bytes:
+    lines = draw(st.lists(line_text, max_size=40))
+    ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    text = ending.join(lines)
+    if draw(st.booleans()):
+        text += ending
+    data = text.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data = data.replace("\xe9".encode(), b"\xe9")  # an ANSI byte, not UTF-8
+    return data
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+@given(data=byte_logs(), compress=st.booleans(), truncate=st.booleans())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_byte_scanner_equals_the_text_reader(
+    chunk: int, data: bytes, compress: bool, truncate: bool
+) -> None:
+    if compress:
+        data = gzip.compress(data)
+        if truncate:
+            data = data[: max(12, len(data) * 2 // 3)]
+    handle, name = tempfile.mkstemp(suffix=".log")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(w3c, "_CHUNK", chunk)
+            patch.setattr(w3c, "_BLOCK", max(64, chunk))
+            _both(name)
+            _both(name, ("/wutrack.bin",))
+    finally:
+        os.unlink(name)
+
+
+def test_byte_scanner_on_generated_logs(tmp_path: Path) -> None:
+    from bench.bench_logscan import write_log
+
+    for index, crlf in enumerate((False, True)):
+        path = tmp_path / f"u_ex24010{index}.log"
+        write_log(path, 600_000, seed=index + 3, selfupdate_share=0.02, layout_blocks=3, crlf=crlf)
+        _both(str(path))
+        gz = tmp_path / f"u_ex24010{index}.log.gz"
+        gz.write_bytes(gzip.compress(path.read_bytes())[:-1000])
+        _both(str(gz))
+
+
+def test_byte_scanner_without_prefixes_is_the_line_loop(tmp_path: Path) -> None:
+    path = write(tmp_path / "u_ex240105.log", "\n".join([*IIS7_LOG, *IIS6_LOG]).encode())
+    _both(str(path), None)
+    _both(str(path), ("/caf\u00e9/",))
+
+
+def test_byte_scanner_missing_file_raises_oserror(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        iter_log_records(tmp_path / "absent.log", stem_prefixes=SELFUPDATE)
+
+
+def test_case_traps_are_every_non_ascii_character_lowering_to_ascii() -> None:
+    traps = {
+        chr(code).encode()
+        for code in range(128, 0x110000)
+        if not 0xD800 <= code < 0xE000 and any(ord(c) < 128 for c in chr(code).lower())
+    }
+    assert traps == set(w3c._CASE_TRAPS)
+
+
+def test_kelvin_sign_stem_is_found_as_the_text_reader_finds_it(tmp_path: Path) -> None:
+    lines = [IIS7_FIELDS, IIS7_LOG[4].replace("/selfupdate/wuident.cab", "/wutrac\u212a.bin")]
+    path = write(tmp_path / "u_ex240105.log", "\n".join(lines).encode())
+    records = list(iter_log_records(path, stem_prefixes=("/wutrack.bin",)))
+    assert [r.uri_stem for r in records] == ["/wutrac\u212a.bin"]

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from checks.errors import AuthenticationFailedError
-from checks.facts import HostFacts, read_host_facts
+from checks.facts import HostFacts, dump, read_host_facts
 from checks.model import Status
 from checks.platforms import declared_windows_2000
 from checks.registry import default_registry
 from checks.report import Report
-from handlers.runner import Runner
+from handlers.runner import Runner, facts_for_history
 from handlers.target import HostTarget
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -181,3 +181,20 @@ def test_a_declared_windows_2000_host_is_never_contacted() -> None:
 )
 def test_windows_2000_is_recognised_in_the_inventory(declared: str | None, is_2000: bool) -> None:
     assert declared_windows_2000(declared) is is_2000
+
+
+def test_history_keeps_a_servers_facts_without_its_computer_list() -> None:
+    """A 250,000-computer inventory is tens of MB; the run keeps its count, not the list."""
+    raw = json.loads((EXAMPLES / "server-broken.json").read_text(encoding="utf-8"))
+    computers = [{"name": f"pc{i}", "last_sync_time": "2026-11-24T08:00:00Z"} for i in range(500)]
+    raw["wsus_computers"] = {"schema": "wsusbot.wsus_computers/1", "computers": computers}
+    facts = read_host_facts(json.dumps(raw).encode())
+    kept = facts_for_history(facts)
+    assert kept["wsus_computers"]["computers"] is None
+    assert kept["wsus_computers"]["total"] == 500
+    assert "500 computers not kept in history" in json.dumps(kept["wsus_computers"]["errors"])
+    # the server's configuration is kept whole: fix cards read it back
+    assert kept["iis"] == dump(facts)["iis"]
+    assert kept["wsus"] == dump(facts)["wsus"]
+    # and it still reads back as facts
+    assert read_host_facts(json.dumps(kept).encode()).wsus_computers is not None

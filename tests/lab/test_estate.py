@@ -223,6 +223,28 @@ def test_stalled_fleet_inventory_is_deterministic(start_estate: Any) -> None:
     ]
 
 
+def test_inventory_pages_cover_the_whole_inventory_once(start_estate: Any) -> None:
+    # the lab pages as the probe does (params offset, page_size); unpaged is every computer
+    host = start_estate("stalled_fleet").host("wsus01")
+    whole = host.answer("wsus_computers", {})
+    assert (whole["total"], whole["offset"], whole["next_offset"]) == (1202, 0, None)
+    names: list[str] = []
+    offset: int | None = 0
+    starts = []
+    while offset is not None:
+        page = host.answer("wsus_computers", {"offset": offset, "page_size": 500})
+        assert page["total"] == 1202
+        starts.append(page["offset"])
+        names += [c["name"] for c in page["computers"]]
+        offset = page["next_offset"]
+    assert starts == [0, 500, 1000]
+    # the simulated clients come last, on the last page, as on the unpaged list
+    assert names == [c["name"] for c in whole["computers"]]
+    assert names[-2:] == ["fleet01.lab.local", "fleet02.lab.local"]
+    beyond = host.answer("wsus_computers", {"offset": 5000, "page_size": 500})
+    assert (beyond["computers"], beyond["next_offset"]) == ([], None)
+
+
 def test_faults_change_at_run_time(start_estate: Any) -> None:
     estate = start_estate("healthy")
     estate.set_faults("xp01", truncate_json=True, latency_ms=3)

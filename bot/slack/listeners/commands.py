@@ -1,9 +1,19 @@
 """The ``/wsus`` slash command. Ack first (Slack's 3 s), refuse user errors ephemerally,
-hand slow work to the worker."""
+hand slow work to the worker.
+
+Before the ack only what memory answers: the grammar, the roles and channels, the
+inventory (a refusal found there is the ack's ephemeral reply, its audit row written
+first). Everything else runs on the worker after the ack: the dedupe claim in the
+database, the "checking" message, history. Bolt's listener threads (five) are then held
+for microseconds per command, so a burst of commands is acked at once instead of queueing
+behind the database and Slack calls of the commands before it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -79,22 +89,36 @@ def handle(
     if isinstance(target, Refusal):
         ack(response_type="ephemeral", **refusal_message(target.text).as_kwargs())
         return
-    if parsed.verb == "history":
-        ack()
-        respond(response_type="ephemeral", **history_message(history(ctx, target.name)).as_kwargs())
-        return
-    now = ctx.now()
-    # Slack redelivers a command it thinks was lost with the same trigger_id: the database
-    # says whether this one already started, so a retry never runs a second check
-    if trigger and not ctx.services.markers.claim(
-        f"slash:{trigger}",
-        now,
-        now + timedelta(seconds=ctx.services.settings.slack.dedupe_window_s),
-    ):
-        log.info("duplicate delivery of trigger %s ignored", trigger)
-        ack()
-        return
     ack()
-    started = start_check(ctx, user=user, channel=channel, target=target)
-    if isinstance(started, Refusal):
-        respond(response_type="ephemeral", **refusal_message(started.text).as_kwargs())
+    if parsed.verb == "history":
+        name = target.name
+
+        def show_history() -> None:
+            respond(response_type="ephemeral", **history_message(history(ctx, name)).as_kwargs())
+
+        _after_ack(ctx, show_history)
+        return
+    host = target
+
+    def check() -> None:
+        now = ctx.now()
+        # Slack redelivers a command it thinks was lost with the same trigger_id: the
+        # database says whether this one already started, so a retry never runs a second
+        # check (the retry is acked too: it is the same command)
+        if trigger and not ctx.services.markers.claim(
+            f"slash:{trigger}",
+            now,
+            now + timedelta(seconds=ctx.services.settings.slack.dedupe_window_s),
+        ):
+            log.info("duplicate delivery of trigger %s ignored", trigger)
+            return
+        started = start_check(ctx, user=user, channel=channel, target=host)
+        if isinstance(started, Refusal):
+            respond(response_type="ephemeral", **refusal_message(started.text).as_kwargs())
+
+    _after_ack(ctx, check)
+
+
+def _after_ack(ctx: BotContext, work: Callable[[], None]) -> None:
+    """Run blocking follow-up work on the worker's threads, never on Bolt's."""
+    ctx.worker.submit(asyncio.to_thread(work))
