@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.bounded import read_at_most
 from checks.errors import ConfigError
 from checks.model import Thresholds
 
@@ -342,8 +343,7 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 def _read_config_bytes(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        raw = read_at_most(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     if len(raw) > MAX_CONFIG_BYTES:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,14 +35,11 @@ def parse_now(text: str | None) -> datetime:
 def read_facts_file(path: Path) -> HostFacts:
     """Read at most the documented limit (an endless stream such as /dev/zero is refused
     once past it, not read until memory runs out)."""
+    from bot.bounded import read_at_most
     from checks.facts import MAX_DOCUMENT_BYTES, read_host_facts
 
     try:
-        if str(path) == "-":
-            raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
-        else:
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+        raw = read_at_most(path, MAX_DOCUMENT_BYTES)
     except OSError as exc:
         raise FactsError(f"cannot read facts file {path}: {exc.strerror}") from exc
     if len(raw) > MAX_DOCUMENT_BYTES:
