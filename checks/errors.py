@@ -8,6 +8,8 @@ messages can be written without secrets in them.
 
 from __future__ import annotations
 
+from checks.platforms import WINDOWS_2000_BY_HAND
+
 
 class WsusbotError(Exception):
     """Root of every error wsusbot raises deliberately."""
@@ -67,11 +69,7 @@ class UnsupportedOsError(CollectionError):
     """The host runs a Windows that cannot run WinRM / PowerShell 2.0 (Windows 2000)."""
 
     reason = "unsupported_os"
-    next_step = (
-        "Check it by hand: on the client, open http://<server>/iuident.cab and "
-        "http://<server>/selfupdate/AU/x86/W2K/<LANG>/wuaucomp.cab in Internet Explorer, "
-        "read %windir%\\WindowsUpdate.log, and check the AU registry values with regedit."
-    )
+    next_step = WINDOWS_2000_BY_HAND
 
 
 class TlsError(CollectionError):

@@ -19,7 +19,8 @@ WINDOWS_2000_REASON = (
     "from it"
 )
 
-BY_HAND = (
+#: the by-hand steps for a Windows 2000 client; ``<LANG>`` is its language code
+WINDOWS_2000_BY_HAND = (
     "Check it by hand: on the client, open http://<server>/iuident.cab and "
     "http://<server>/selfupdate/AU/x86/W2K/<LANG>/wuaucomp.cab in Internet Explorer (each "
     "must offer a download), read %windir%\\WindowsUpdate.log for self-update lines, and "

@@ -20,7 +20,7 @@ import dataclasses
 from checks._support import describe, find_http, http_cause, missing, outcome, url_path
 from checks.facts import ClientFacts, HttpResult, OsInfo
 from checks.model import Check, CheckContext, CheckMeta, Finding, FindingBuilder, Severity
-from checks.platforms import WINDOWS_2000_REASON
+from checks.platforms import WINDOWS_2000_BY_HAND, WINDOWS_2000_REASON
 
 META = CheckMeta(
     id="client.selfupdate_reachable",
@@ -85,12 +85,7 @@ def _windows_2000(facts: ClientFacts) -> Finding:
     )
     return dataclasses.replace(
         finding,
-        next_step=(
-            "Check it by hand: on the client, open http://<server>/iuident.cab and "
-            f"http://<server>/selfupdate/AU/x86/W2K/{language}/wuaucomp.cab in Internet "
-            "Explorer (each must offer a download), read %windir%\\WindowsUpdate.log for "
-            "self-update lines, and check the AU registry values of seed §9 with regedit."
-        ),
+        next_step=WINDOWS_2000_BY_HAND.replace("<LANG>", language),
     )
 
 

@@ -13,7 +13,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
@@ -24,20 +23,16 @@ from bot.slack import ids
 from bot.slack.blocks.common import (
     BLOCKS_PER_MESSAGE,
     HEADER_LIMIT,
-    SECTION_LIMIT,
     Message,
     clip,
     escape,
+    md,
 )
 from bot.views import DigestView, HealthyDigestView, TopHost
 
 #: names listed in the trend line for new and resolved hosts
 TREND_NAMES = 10
 HEALTHY_TEXT = "all clients self-updating"
-
-
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, SECTION_LIMIT))
 
 
 def _names(hosts: Sequence[str], limit: int) -> str:
@@ -80,7 +75,7 @@ def _cause_section(digest: Digest, index: int) -> SectionBlock | None:
         f"*{TITLES[cause]}* — {count} host{'s' if count != 1 else ''}\n"
         f"_{EXPLANATIONS[cause]}_\n" + _names([s.host for s in sightings], NAMES_PER_CAUSE)
     )
-    return SectionBlock(block_id=f"cause:{cause.value}", text=_md(text))
+    return SectionBlock(block_id=f"cause:{cause.value}", text=md(text))
 
 
 def _top_host(index: int, top: TopHost) -> SectionBlock:
@@ -93,7 +88,7 @@ def _top_host(index: int, top: TopHost) -> SectionBlock:
             action_id=ids.DIGEST_CHECK,
             value=top.token,
         )
-    return SectionBlock(block_id=f"top:{index}", text=_md(text), accessory=button)
+    return SectionBlock(block_id=f"top:{index}", text=md(text), accessory=button)
 
 
 def digest_message(view: DigestView) -> Message:
@@ -102,11 +97,11 @@ def digest_message(view: DigestView) -> Message:
     title = f"WSUS self-update digest · {digest.digest_id}"
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(title, HEADER_LIMIT), emoji=True)),
-        SectionBlock(text=_md(_summary(digest, trend))),
+        SectionBlock(text=md(_summary(digest, trend))),
     ]
     unread = _not_read(digest)
     if unread:
-        blocks.append(ContextBlock(elements=[_md(unread)]))
+        blocks.append(ContextBlock(elements=[md(unread)]))
     blocks.append(DividerBlock())
     for index in range(len(ORDER)):
         section = _cause_section(digest, index)
@@ -114,16 +109,14 @@ def digest_message(view: DigestView) -> Message:
             blocks.append(section)
     if top:
         blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=_md(f"*Top {len(top)} hosts*")))
+        blocks.append(SectionBlock(text=md(f"*Top {len(top)} hosts*")))
         # room is kept for the closing context block
         room = BLOCKS_PER_MESSAGE - len(blocks) - 1
         blocks.extend(_top_host(i, t) for i, t in enumerate(top[:room]))
     if csv_attached:
         blocks.append(
             ContextBlock(
-                elements=[
-                    _md(f"The full list of {len(stalled)} hosts is in the CSV in the thread.")
-                ]
+                elements=[md(f"The full list of {len(stalled)} hosts is in the CSV in the thread.")]
             )
         )
     text = f"WSUS digest {digest.digest_id}: {len(stalled)} clients stalled ({trend.line()})"
@@ -136,8 +129,8 @@ def healthy_message(view: HealthyDigestView) -> Message:
     digest = view.digest
     servers = ", ".join(escape(s) for s in digest.servers_read) or "no server"
     text = f":white_check_mark: {HEALTHY_TEXT} ({digest.computers_seen} computers on {servers})"
-    blocks: list[Block] = [SectionBlock(text=_md(text))]
+    blocks: list[Block] = [SectionBlock(text=md(text))]
     unread = _not_read(digest)
     if unread:
-        blocks.append(ContextBlock(elements=[_md(unread)]))
+        blocks.append(ContextBlock(elements=[md(unread)]))
     return Message(text=HEALTHY_TEXT + (f"; {unread}" if unread else ""), blocks=blocks)
