@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.config import MAX_CONFIG_BYTES, load_settings
 from bot.inventory import validate_host_argument
 from bot.slack.serve import Readiness, SlackAsgi
-from checks.errors import ConfigError, UsageError
+from checks.errors import ConfigError, FactsError, UsageError
 from checks.facts import read_host_facts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -66,7 +66,7 @@ def test_utf16_without_a_bom_is_read(codec: str) -> None:
 
 def test_broken_bomless_utf16_says_what_it_looks_like() -> None:
     raw = '{"schema": "x"}'.encode("utf-16-le") + b"\x00\xd8"  # a lone surrogate
-    with pytest.raises(Exception, match="utf-16-le without a byte-order mark"):
+    with pytest.raises(FactsError, match="utf-16-le without a byte-order mark"):
         read_host_facts(raw)
 
 
