@@ -38,9 +38,11 @@ MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 
 
 class Fact(BaseModel):
-    """Base of every facts record: unknown keys kept, instances immutable."""
+    """Base of every facts record: unknown keys kept, instances immutable. Validators are
+    built at first use (``defer_build``): a command that reads client facts never builds
+    the server models, and one that reads none builds nothing."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class ProbeError(Fact):
@@ -398,6 +400,106 @@ def _read_computers(entries: list[Any] | tuple[Any, ...]) -> list[WsusComputer]:
     return found
 
 
+#: columns of a compact page whose values are an index into the page's ``tables``
+TABLED_FIELDS = ("client_version", "os", "last_sync_result", "target_group")
+
+
+def read_computer_rows(columns: Any, tables: Any, rows: Any) -> list[WsusComputer]:
+    """The computers of a compact inventory page (the probe's ``format: "rows"``): one
+    array per computer, values in ``columns`` order; a column named in ``tables`` holds an
+    index into that table (or null). Validated as :func:`read_computers` validates
+    objects; raises :class:`~checks.errors.FactsError` naming the row and column."""
+    if not isinstance(columns, list) or not all(type(c) is str for c in columns):
+        raise FactsError(f"columns: expected a list of column names (got {columns!r:.60})")
+    if len(set(columns)) != len(columns):
+        raise FactsError(f"columns: a column is named twice (got {columns!r:.60})")
+    if not isinstance(tables, dict):
+        raise FactsError(f"tables: expected an object of value tables (got {tables!r:.60})")
+    for column, values in tables.items():
+        if column not in columns:
+            raise FactsError(f"tables: '{column[:40]}' is not one of the columns")
+        if not isinstance(values, list) or not all(type(v) is str for v in values):
+            raise FactsError(f"tables.{column[:40]}: expected a list of strings")
+    if not isinstance(rows, list):
+        raise _computer_error(None, "expected a list of rows", rows)
+    with gc_paused():
+        if tuple(columns) == COMPUTER_FIELDS and tables.keys() == set(TABLED_FIELDS):
+            return _read_standard_rows(tables, rows)
+        return _read_computers([_row_entry(i, columns, tables, r) for i, r in enumerate(rows)])
+
+
+def _row_entry(index: int, columns: list[str], tables: dict[str, Any], row: Any) -> Any:
+    """One row as the object it stands for (the general shape: other columns or tables)."""
+    if type(row) is not list or len(row) != len(columns):
+        raise _computer_error(index, f"expected a row of {len(columns)} values", row)
+    entry = dict(zip(columns, row, strict=True))
+    for column, values in tables.items():
+        entry[column] = _table_value(index, column, values, entry[column])
+    return entry
+
+
+def _table_value(index: int, column: str, values: list[str], position: Any) -> str | None:
+    if position is None:
+        return None
+    if type(position) is not int or not 0 <= position < len(values):
+        raise _computer_error(
+            index, f"field '{column}' must be an index into tables.{column} or null", position
+        )
+    return values[position]
+
+
+def _read_standard_rows(tables: dict[str, list[str]], rows: list[Any]) -> list[WsusComputer]:
+    """The probe's own shape, in one tight pass: each table becomes a lookup from index
+    to its (shared) string; a key that is not there, or a value of the wrong type, falls
+    back to :func:`_row_entry` for the error that names it."""
+    lookups = [
+        {**dict(enumerate(tables[column])), None: None}
+        for column in ("client_version", "os", "last_sync_result", "target_group")
+    ]
+    versions, oses, results, groups = lookups
+    found: list[WsusComputer] = []
+    append = found.append
+    make = tuple.__new__
+    for index, row in enumerate(rows):
+        try:
+            if type(row) is not list:
+                raise TypeError
+            name, ip, version, os_name, synced, reported, result, group = row
+            # only an int indexes (to a dict lookup, true and 1.0 are 1 as well)
+            for position in (version, os_name, result, group):
+                if position is not None and type(position) is not int:
+                    raise TypeError
+            for text in (name, ip, synced, reported):
+                if text is not None and type(text) is not str:
+                    raise TypeError
+            append(
+                make(
+                    WsusComputer,
+                    (
+                        name,
+                        ip,
+                        versions[version],
+                        oses[os_name],
+                        synced,
+                        synced if reported == synced else reported,
+                        results[result],
+                        groups[group],
+                        None,
+                    ),
+                )
+            )
+        except (TypeError, ValueError, KeyError):
+            entry = _row_entry(index, list(COMPUTER_FIELDS), tables, row)
+            for field in COMPUTER_FIELDS:
+                value = entry[field]
+                if value is not None and type(value) is not str:
+                    raise _computer_error(
+                        index, f"field '{field}' must be a string or null", value
+                    ) from None
+            raise _computer_error(index, "unreadable row", row) from None
+    return found
+
+
 def _validate_computers(value: Any) -> list[WsusComputer] | None:
     if value is None:
         return None
@@ -586,4 +688,20 @@ def role_of(facts: HostFacts) -> Literal["client", "server"]:
 
 def dump(facts: Fact) -> dict[str, Any]:
     """A JSON-ready dict, with the schema key spelled as on the wire."""
-    return facts.model_dump(mode="json", by_alias=True, exclude_none=False)
+    inventory = facts.wsus_computers if isinstance(facts, ServerFacts) else None
+    if inventory is None or not inventory.computers:
+        return facts.model_dump(mode="json", by_alias=True, exclude_none=False)
+    # a server's computer list (100,000s of records) is dumped here in one pass: through
+    # the field's serializer pydantic would copy every entry's dict once more
+    document = facts.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude_none=False,
+        exclude={"wsus_computers": {"computers"}},
+    )
+    lean = document["wsus_computers"]
+    document["wsus_computers"] = {
+        key: _dump_computers(inventory.computers) if key == "computers" else lean[key]
+        for key in ("schema", "computers", *(k for k in lean if k != "schema"))
+    }
+    return document

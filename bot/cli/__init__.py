@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from bot.cli import check_cmd, checks_cmd, demo_cmd, digest_cmd, lab_cmd, serve_cmd
@@ -52,11 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     except WsusbotError as exc:
         print_error(str(exc))
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print_error("aborted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:
+        # typer raises its own (vendored) click's errors; the click package is not imported
+        print_error(exc.format_message())
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.digest.causes import Cause, Sighting
 from bot.store.approvals import FollowupResult
 from bot.store.digests import LogFailureState
-from checks.computers import SyncState, classify
+from checks.computers import SyncState, classify_notable
 from checks.facts import WsusComputer
 from checks.followup import FollowupOutcome
 from checks.model import Status, Thresholds
@@ -35,12 +35,12 @@ def inventory_sightings(
     A sync time or version that does not parse says nothing about the client: skipped,
     as ``server.stale_clients`` reports them apart."""
     found: list[Sighting] = []
-    for computer in computers:
-        state = classify(computer, now, thresholds)
+    # the common case (current on both counts) never leaves classify_notable
+    for computer, state in classify_notable(computers, now, thresholds):
         stale = state.sync_stale
         old = state.agent_old
         if not (stale or old):
-            continue  # the common case: no name to work out
+            continue  # unreadable, or unreported: not a cause
         host = canonical(computer.name, computer.ip)
         if state.sync is SyncState.NEVER:
             found.append(Sighting(host, Cause.STALE_SYNC, "never synced", server, 1e9))

@@ -35,10 +35,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from checks._support import as_utc
 from checks.facts import IisLog, ServerFacts
-from checks.logscan import SELFUPDATE_PATHS, Failure, ScanResult, explain_status, scan
 from checks.model import (
     Check,
     CheckContext,
@@ -48,7 +48,10 @@ from checks.model import (
     LogScope,
     Severity,
 )
-from checks.w3c import ParseStats, W3CRecord, iter_records
+
+if TYPE_CHECKING:
+    from checks.logscan import Failure, ScanResult
+    from checks.w3c import ParseStats, W3CRecord
 
 #: 401/403 answers from which authentication is considered broken, not a client's quirk
 AUTH_FAIL_REQUESTS = 10
@@ -149,6 +152,11 @@ def _scan_window(
 ) -> tuple[ScanResult, ParseStats, int, int]:
     """Scan the document's lines, leaving out requests older than ``cutoff`` and, when a
     fix was verified, before ``scope.resolved_at``."""
+    # the W3C parser and the scanner are imported by the server check that reads a log:
+    # an offline client check (``wsusbot check HOST --facts F``) never pays for them
+    from checks.logscan import SELFUPDATE_PATHS, ScanResult, scan
+    from checks.w3c import ParseStats, iter_records
+
     stats = ParseStats()
     older = 0
     resolved = 0
@@ -207,6 +215,8 @@ def _context_lines(
 
 
 def _status_lines(failures: list[Failure]) -> list[str]:
+    from checks.logscan import explain_status
+
     counts: Counter[int] = Counter()
     clients: dict[int, set[str]] = {}
     substatuses: dict[int, Counter[int]] = {}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from checks._support import as_utc, missing, probe_errors, quote_names
-from checks.computers import AgentState, SyncState, classify
+from checks.computers import AgentState, SyncState, classify_notable
 from checks.facts import ServerFacts, WsusComputer
 from checks.model import (
     Check,
@@ -61,8 +61,7 @@ class _Buckets:
 
 def _sort(computers: list[WsusComputer], now: datetime, limits: Thresholds) -> _Buckets:
     buckets = _Buckets()
-    for computer in computers:
-        state = classify(computer, now, limits)
+    for _computer, state in classify_notable(computers, now, limits):
         name = state.name
         if state.sync is SyncState.NEVER:
             buckets.never.append(name)

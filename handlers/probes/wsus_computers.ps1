@@ -2,7 +2,8 @@
 # The WSUS server's computer inventory (wsusbot.wsus_computers/1) through the WSUS admin
 # API (Microsoft.UpdateServices.Administration, installed with the WSUS console; the
 # Get-WsusComputer cmdlet of 2012+ wraps the same objects). Read-only.
-# Params (both optional): offset (default 0), page_size (default: every computer). An
+# Params (all optional): offset (default 0), page_size (default: every computer), format
+# ('rows': the compact page the bot reads; default: one object per computer). An
 # inventory of 100,000s is read as pages, one command each, in a stable order (by
 # computer id); 'total' says how many there are, 'next_offset' where the next page
 # starts ($null after the last page).
@@ -20,9 +21,21 @@ function Invoke-WsusbotProbe_wsus_computers {
         return Get-WsusbotUtcStamp ([DateTime]$When)
     }
 
-    $Doc['computers'] = $null
-    [void][System.Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
-    $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+    # rows: one JSON array per computer (values in 'columns' order) instead of one object
+    # with eight keys, and the four columns whose values repeat across a fleet as an index
+    # into the page's 'tables' (null stays null): a third of the bytes over WinRM
+    $asRows = ([string](Get-WsusbotParam $P 'format') -ceq 'rows')
+    if (-not $asRows) { $Doc['computers'] = $null }
+    try {
+        [void][System.Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+        $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+    } catch {
+        # no WSUS API here (not a WSUS server, or the console is not installed): the
+        # inventory is null (unread), in either format
+        $Doc['computers'] = $null
+        Add-WsusbotError $Errors 'wsus_computers' $_
+        return
+    }
 
     # group membership through one query per group, not one per computer (fleets of
     # thousands): computer id -> group names other than 'All Computers'
@@ -59,23 +72,64 @@ function Invoke-WsusbotProbe_wsus_computers {
     [Array]::Sort($keys, $targets, [StringComparer]::Ordinal)
     $end = [Math]::Min($total, $offset + $size)
 
-    $computers = New-WsusbotList
-    for ($index = $offset; $index -lt $end; $index++) {
-        $target = $targets[$index]
-        $entry = New-WsusbotMap
-        $entry['name'] = [string]$target.FullDomainName
-        $entry['ip'] = $null
-        if ($null -ne $target.IPAddress) { $entry['ip'] = $target.IPAddress.ToString() }
-        $entry['client_version'] = [string]$target.ClientVersion
-        $entry['os'] = [string]$target.OSDescription
-        $entry['last_sync_time'] = Format-WsusTime $target.LastSyncTime
-        $entry['last_reported_status_time'] = Format-WsusTime $target.LastReportedStatusTime
-        # SynchronizationResult: Succeeded, Failed, Unknown
-        $entry['last_sync_result'] = [string]$target.LastSyncResult
-        $entry['target_group'] = $groupsOf[$target.Id]
-        [void]$computers.Add($entry)
+    if ($asRows) {
+        $columns = @('name', 'ip', 'client_version', 'os', 'last_sync_time',
+            'last_reported_status_time', 'last_sync_result', 'target_group')
+        $tables = New-WsusbotMap
+        $known = @{}
+        foreach ($column in @('client_version', 'os', 'last_sync_result', 'target_group')) {
+            $tables[$column] = New-WsusbotList
+            # case-sensitive: '@{}' would fold 'Windows XP' and 'WINDOWS XP' into one value
+            $known[$column] = New-Object System.Collections.Hashtable ([StringComparer]::Ordinal)
+        }
+        function Get-TableIndex {
+            # the value's index in its column's table, added on first sight; null stays null
+            param([string]$Column, $Value)
+            if ($null -eq $Value) { return $null }
+            $text = [string]$Value
+            $seen = $known[$Column]
+            if (-not $seen.ContainsKey($text)) { $seen[$text] = $tables[$Column].Add($text) }
+            return [int]$seen[$text]
+        }
+        $rows = New-WsusbotList
+        for ($index = $offset; $index -lt $end; $index++) {
+            $target = $targets[$index]
+            $ip = $null
+            if ($null -ne $target.IPAddress) { $ip = $target.IPAddress.ToString() }
+            $row = New-WsusbotList
+            [void]$row.Add([string]$target.FullDomainName)
+            [void]$row.Add($ip)
+            [void]$row.Add((Get-TableIndex 'client_version' ([string]$target.ClientVersion)))
+            [void]$row.Add((Get-TableIndex 'os' ([string]$target.OSDescription)))
+            [void]$row.Add((Format-WsusTime $target.LastSyncTime))
+            [void]$row.Add((Format-WsusTime $target.LastReportedStatusTime))
+            # SynchronizationResult: Succeeded, Failed, Unknown
+            [void]$row.Add((Get-TableIndex 'last_sync_result' ([string]$target.LastSyncResult)))
+            [void]$row.Add((Get-TableIndex 'target_group' $groupsOf[$target.Id]))
+            [void]$rows.Add($row)
+        }
+        $Doc['columns'] = $columns
+        $Doc['tables'] = $tables
+        $Doc['rows'] = $rows
+    } else {
+        $computers = New-WsusbotList
+        for ($index = $offset; $index -lt $end; $index++) {
+            $target = $targets[$index]
+            $entry = New-WsusbotMap
+            $entry['name'] = [string]$target.FullDomainName
+            $entry['ip'] = $null
+            if ($null -ne $target.IPAddress) { $entry['ip'] = $target.IPAddress.ToString() }
+            $entry['client_version'] = [string]$target.ClientVersion
+            $entry['os'] = [string]$target.OSDescription
+            $entry['last_sync_time'] = Format-WsusTime $target.LastSyncTime
+            $entry['last_reported_status_time'] = Format-WsusTime $target.LastReportedStatusTime
+            # SynchronizationResult: Succeeded, Failed, Unknown
+            $entry['last_sync_result'] = [string]$target.LastSyncResult
+            $entry['target_group'] = $groupsOf[$target.Id]
+            [void]$computers.Add($entry)
+        }
+        $Doc['computers'] = $computers
     }
-    $Doc['computers'] = $computers
     $Doc['total'] = $total
     $Doc['offset'] = $offset
     $Doc['next_offset'] = $null

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.clock import LabClock
+from lab.hosts.psjson import probe_json
 from lab.hosts.script import ScriptError, clixml_error, parse_probe, script_text
 from lab.hosts.values import JsonDict
 from lab.wsman.executor import CommandRequest, ExecResult
@@ -90,9 +90,9 @@ class SimulatedHost:
         except ScriptError as exc:
             return ExecResult(stdout=b"", stderr=clixml_error(str(exc)), exit_code=1)
         except ProbeFailure as exc:
-            stdout = json.dumps(exc.document).encode() if exc.document is not None else b""
+            stdout = probe_json(exc.document) if exc.document is not None else b""
             return ExecResult(stdout=stdout, stderr=clixml_error(str(exc)), exit_code=1)
-        stdout = json.dumps(document).encode("utf-8")
+        stdout = probe_json(document)
         if self.faults.truncate_json or call.name in self.faults.truncate_fixes:
             stdout = stdout[: max(1, len(stdout) // 2)]
         return ExecResult(stdout=stdout, duration_s=HANG_SECONDS if self.faults.hang else 0.0)

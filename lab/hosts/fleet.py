@@ -113,3 +113,51 @@ def as_document_entry(computer: FleetComputer, now: datetime) -> JsonDict:
         "last_sync_result": "Succeeded" if synced else "Unknown",
         "target_group": computer.target_group,
     }
+
+
+#: the compact page's columns (``format: "rows"``), in the probe's order
+COLUMNS = (
+    "name",
+    "ip",
+    "client_version",
+    "os",
+    "last_sync_time",
+    "last_reported_status_time",
+    "last_sync_result",
+    "target_group",
+)
+#: columns whose values repeat across a fleet: a row holds an index into the page's table
+TABLED = ("client_version", "os", "last_sync_result", "target_group")
+
+
+def as_rows(entries: list[JsonDict]) -> JsonDict:
+    """``columns``, ``tables`` and ``rows`` of a compact page, as the probe builds them:
+    each table lists its column's values in order of first sight on the page, and a row
+    holds that index (null stays null)."""
+    tables: dict[str, list[str]] = {column: [] for column in TABLED}
+    known: dict[str, dict[str, int]] = {column: {} for column in TABLED}
+
+    def index(column: str, value: str | None) -> int | None:
+        if value is None:
+            return None
+        seen = known[column]
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = len(tables[column])
+            tables[column].append(value)
+        return found
+
+    rows = [
+        [
+            entry["name"],
+            entry["ip"],
+            index("client_version", entry["client_version"]),
+            index("os", entry["os"]),
+            entry["last_sync_time"],
+            entry["last_reported_status_time"],
+            index("last_sync_result", entry["last_sync_result"]),
+            index("target_group", entry["target_group"]),
+        ]
+        for entry in entries
+    ]
+    return {"columns": list(COLUMNS), "tables": tables, "rows": rows}

@@ -10,7 +10,7 @@ from typing import Any
 
 from lab.clock import LabClock, iso_utc, parse_offset
 from lab.hosts.base import ProbeFailure, ProbeHandler, SimulatedHost
-from lab.hosts.fleet import FleetComputer, as_document_entry
+from lab.hosts.fleet import FleetComputer, as_document_entry, as_rows
 from lab.hosts.network import Network
 from lab.hosts.values import JsonDict
 from lab.iis.logread import read_incremental
@@ -31,6 +31,11 @@ def _page_number(value: Any, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
     return max(0, int(value))
+
+
+def _as_string(value: Any) -> str:
+    """PowerShell's ``[string]`` cast as the probe applies it: ``$null`` becomes ``''``."""
+    return "" if value is None else str(value)
 
 
 def nominal_ports(state: JsonDict) -> list[int]:
@@ -322,18 +327,24 @@ class ServerHost(SimulatedHost):
 
     def _wsus_computers(self, params: dict[str, Any]) -> JsonDict:
         """The inventory, as ``GetComputerTargets()`` lists it, optionally one page of it:
-        params ``offset`` (default 0) and ``page_size`` (default: every computer). The
-        document says how many computers there are (``total``) and where the next page
-        starts (``next_offset``, null after the last)."""
+        params ``offset`` (default 0), ``page_size`` (default: every computer) and
+        ``format`` (``"rows"``: the compact page). The document says how many computers
+        there are (``total``) and where the next page starts (``next_offset``, null after
+        the last). Keys come in the order the probe sets them (handlers/probes/
+        wsus_computers.ps1; its writer then adds ``errors``), so the lab's stdout is the
+        probe's byte for byte (:mod:`lab.hosts.psjson`)."""
         if self.kind != "wsus" or not (self.state.get("wsus") or {}).get("installed"):
+            # the probe's catch around AdminProxy (the WSUS API is absent), with Windows
+            # PowerShell 2.0's words for a type that no loaded assembly defines
             return {
                 "schema": WSUS_COMPUTERS,
                 "computers": None,
                 "errors": [
                     {
                         "source": "wsus_computers",
-                        "message": "The term 'Get-WsusComputer' is not recognized: WSUS is "
-                        "not installed on this server.",
+                        "message": "Unable to find type "
+                        "[Microsoft.UpdateServices.Administration.AdminProxy]: make sure "
+                        "that the assembly containing this type is loaded.",
                     }
                 ],
             }
@@ -351,22 +362,23 @@ class ServerHost(SimulatedHost):
                 {
                     "name": f"{client.name}.lab.local",
                     "ip": client.address,
-                    "client_version": client.agent_version(),
-                    "os": client.state["os"].get("caption"),
+                    "client_version": _as_string(client.agent_version()),
+                    "os": _as_string(client.state["os"].get("caption")),
                     "last_sync_time": stamp,
                     "last_reported_status_time": stamp,
                     "last_sync_result": "Succeeded" if stamp else "Unknown",
                     "target_group": "Lab",
                 }
             )
-        return {
-            "schema": WSUS_COMPUTERS,
-            "computers": computers,
-            "errors": [],
-            "total": total,
-            "offset": offset,
-            "next_offset": end if end < total else None,
-        }
+        document: JsonDict = {"schema": WSUS_COMPUTERS}
+        if params.get("format") == "rows":
+            document.update(as_rows(computers))
+        else:
+            document["computers"] = computers
+        document.update(
+            total=total, offset=offset, next_offset=end if end < total else None, errors=[]
+        )
+        return document
 
     # -- fixes -------------------------------------------------------------------------
     def _port80_site(self) -> tuple[str, JsonDict] | None:

@@ -89,3 +89,57 @@ def test_the_commands_are_all_still_registered(tmp_path: Path) -> None:
     )
     for command in ("checks", "check", "history", "lab", "serve", "audit", "digest", "demo"):
         assert command in result.stdout
+
+
+def test_an_offline_client_check_skips_click_and_the_log_parser(tmp_path: Path) -> None:
+    # typer vendors its own click: the click package would be a second copy; the W3C
+    # parser is for server checks that read an IIS log
+    code, modules = modules_after(
+        tmp_path, "check", "xp01", "--facts", "examples/client-healthy.json"
+    )
+    assert code == 0
+    assert "click" not in modules
+    assert not {"checks.w3c", "checks.logscan"} & modules
+
+
+BUILT = """
+import sys
+from bot.cli import main
+code = main(sys.argv[1:])
+from checks import facts
+built = [m.__name__ for m in (facts.ClientFacts, facts.ServerFacts, facts.WsusComputers)
+         if m.__pydantic_complete__]
+print(code, *built)
+"""
+
+
+def test_only_the_facts_models_a_command_reads_are_built() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", BUILT, "check", "xp01", "--facts", "examples/client-healthy.json"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.split()[-2:] == ["0", "ClientFacts"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "--bogus", "x"], "No such option: --bogus"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(argv: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

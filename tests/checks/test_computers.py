@@ -12,7 +12,7 @@ import pytest
 
 from bot.digest.causes import Cause
 from bot.digest.detect import inventory_sightings
-from checks.computers import AgentState, SyncState, classify, computer_name
+from checks.computers import AgentState, SyncState, classify, classify_notable, computer_name
 from checks.facts import WsusComputer
 from checks.model import Status, Thresholds
 from checks.server.stale_clients import evaluate as stale_clients
@@ -134,6 +134,53 @@ def test_names_fall_back_to_the_ip() -> None:
     assert classify(pc("pc1.corp", ago(1), ip="10.0.0.1"), NOW, LIMITS).name == "pc1.corp"
     assert classify(pc(None, ago(1), ip="10.0.0.1"), NOW, LIMITS).name == "10.0.0.1"
     assert computer_name(pc(None, ago(1))) == "(unnamed)"
+
+
+# ---------------------------------------------------------------- the bulk classifier
+
+#: stamps around each threshold, in the forms a probe or a hand-written file may use
+EDGE_STAMPS = [
+    *(ago(days) for days in (0, 1, 6.999, 7, 7.0001, 8, 29.99, 30, 30.01, 45, -3)),
+    *(ago(days).replace("Z", "+00:00") for days in (7, 7.0001, 40)),
+    "2026-11-18T12:00:00Z",  # exactly 7 days before NOW
+    "2026-11-18T11:59:59Z",
+    "2026-11-18T14:00:00+02:00",
+    "2026-11-24T12:00:00",
+    " 2026-11-24T12:00:00Z",
+    "2026-11-24T12:00:00Z ",
+    "2026-13-01T00:00:00Z",
+    "0001-01-01T00:00:00+05:00",
+    "yesterdayZ",
+    "Z",
+    "",
+    None,
+]
+EDGE_VERSIONS = [CURRENT_AGENT, "7.0.6000.374", "5.4.3790.1000", None, "", "x.y", "10.0.19041.1"]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [LIMITS, Thresholds(stale_warn_days=1, stale_fail_days=3), Thresholds(stale_warn_days=0)],
+    ids=["defaults", "strict", "zero"],
+)
+def test_the_bulk_classifier_agrees_with_classify(limits: Thresholds) -> None:
+    computers = [
+        pc(f"pc{i}-{j}", synced, version, ip=f"10.0.{i}.{j}")
+        for i, synced in enumerate(EDGE_STAMPS)
+        for j, version in enumerate(EDGE_VERSIONS)
+    ]
+    expected = [
+        (computer, state)
+        for computer in computers
+        if not (
+            (state := classify(computer, NOW, limits)).sync is SyncState.CURRENT
+            and state.agent is AgentState.CURRENT
+        )
+    ]
+    found = list(classify_notable(computers, NOW, limits))
+    assert found == expected
+    # a naive clock is taken as UTC, as classify takes it
+    assert list(classify_notable(computers, NOW.replace(tzinfo=None), limits)) == expected
 
 
 # ---------------------------------------------------------------- check and digest agree
@@ -344,3 +391,114 @@ def test_records_classify_like_any_computer() -> None:
     state = classify(record, NOW, LIMITS)
     assert (state.sync, state.agent) == (SyncState.STALE, AgentState.SUS_ERA)
     assert read_computers([record]) == [record]
+
+
+# ---------------------------------------------------------------- compact pages (format rows)
+
+ROW_COLUMNS = [
+    "name",
+    "ip",
+    "client_version",
+    "os",
+    "last_sync_time",
+    "last_reported_status_time",
+    "last_sync_result",
+    "target_group",
+]
+ROW_TABLES = {
+    "client_version": [CURRENT_AGENT, "5.4.3790.1000"],
+    "os": ["Windows XP Professional"],
+    "last_sync_result": ["Succeeded", "Unknown"],
+    "target_group": ["Workstations"],
+}
+
+
+def test_rows_become_the_same_records_as_objects() -> None:
+    from checks.facts import read_computer_rows, read_computers
+
+    rows: list[list[Any]] = [
+        ["pc1.corp", "10.0.0.1", 0, 0, ago(1), ago(1), 0, 0],
+        ["pc2.corp", None, 1, None, None, None, 1, None],
+    ]
+    objects = [
+        {
+            "name": "pc1.corp",
+            "ip": "10.0.0.1",
+            "client_version": CURRENT_AGENT,
+            "os": "Windows XP Professional",
+            "last_sync_time": ago(1),
+            "last_reported_status_time": ago(1),
+            "last_sync_result": "Succeeded",
+            "target_group": "Workstations",
+        },
+        {
+            "name": "pc2.corp",
+            "ip": None,
+            "client_version": "5.4.3790.1000",
+            "os": None,
+            "last_sync_time": None,
+            "last_reported_status_time": None,
+            "last_sync_result": "Unknown",
+            "target_group": None,
+        },
+    ]
+    found = read_computer_rows(ROW_COLUMNS, ROW_TABLES, rows)
+    assert found == read_computers(objects)
+    assert [c.as_json() for c in found] == objects
+    assert read_computer_rows(ROW_COLUMNS, ROW_TABLES, []) == []
+
+
+def test_rows_of_another_shape_are_read_by_their_header() -> None:
+    from checks.facts import read_computer_rows
+
+    columns = ["ip", "name", "newer_probe_field", "os"]
+    [computer] = read_computer_rows(
+        columns, {"os": ["Windows 7"]}, [["10.0.0.7", "pc7", {"kept": 1}, 0]]
+    )
+    assert (computer.name, computer.ip, computer.os) == ("pc7", "10.0.0.7", "Windows 7")
+    assert computer.client_version is None
+    assert computer.extra == {"newer_probe_field": {"kept": 1}}
+
+
+def _row(**changes: Any) -> list[Any]:
+    row: list[Any] = ["pc1", "10.0.0.1", 0, 0, ago(1), ago(1), 0, 0]
+    for column, value in changes.items():
+        row[ROW_COLUMNS.index(column)] = value
+    return row
+
+
+@pytest.mark.parametrize(
+    ("columns", "tables", "rows", "message"),
+    [
+        ("name", ROW_TABLES, [], "columns: expected a list of column names"),
+        (["name", "name"], {}, [], "columns: a column is named twice"),
+        (ROW_COLUMNS, [], [], "tables: expected an object"),
+        (ROW_COLUMNS, {"colour": []}, [], "tables: 'colour' is not one of the columns"),
+        (ROW_COLUMNS, {"os": [1]}, [], "tables.os: expected a list of strings"),
+        (ROW_COLUMNS, ROW_TABLES, {"a": 1}, "computers: expected a list of rows"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(), "pc2"], "computers[1]: expected a row of 8 values"),
+        (ROW_COLUMNS, ROW_TABLES, [_row()[:7]], "computers[0]: expected a row of 8 values"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(name=5)], "computers[0]: field 'name' must be a string"),
+        (
+            ROW_COLUMNS,
+            ROW_TABLES,
+            [_row(), _row(last_sync_time=["2026"])],
+            "computers[1]: field 'last_sync_time' must be a string",
+        ),
+        (ROW_COLUMNS, ROW_TABLES, [_row(os=1)], "computers[0]: field 'os' must be an index"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(os=-1)], "field 'os' must be an index into tables.os"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(os=True)], "field 'os' must be an index"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(client_version=1.0)], "'client_version' must be an index"),
+        (ROW_COLUMNS, ROW_TABLES, [_row(os="Windows")], "field 'os' must be an index"),
+        (["name", "os"], {"os": []}, [["pc", 0]], "computers[0]: field 'os' must be an index"),
+        (["name"], {}, [[7]], "computers[0]: field 'name' must be a string"),
+    ],
+)
+def test_a_malformed_page_names_the_row_and_column(
+    columns: Any, tables: Any, rows: Any, message: str
+) -> None:
+    from checks.errors import FactsError
+    from checks.facts import read_computer_rows
+
+    with pytest.raises(FactsError, match=re.escape(message)):
+        read_computer_rows(columns, tables, rows)

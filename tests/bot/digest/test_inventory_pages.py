@@ -96,8 +96,11 @@ def inventory(facts: ServerFacts) -> WsusComputers:
     return facts.wsus_computers
 
 
-def test_pages_make_one_complete_inventory(estate: Any) -> None:
+def test_pages_make_one_complete_inventory(estate: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     host = estate.host("wsus01")
+    # one moment for the pages and the whole list: sync times are "now minus an age"
+    moment = host.clock.now()
+    monkeypatch.setattr(host.clock, "now", lambda: moment)
     facts, winrm = collect(host.answer)
     document = inventory(facts)
     assert document.computers is not None
@@ -107,10 +110,15 @@ def test_pages_make_one_complete_inventory(estate: Any) -> None:
     assert (document.total, document.offset, document.next_offset) == (COMPUTERS, 0, None)
     # the first page rides in the bundle; each further page is one command
     assert [name for name, _ in winrm.calls] == ["bundle", "wsus_computers", "wsus_computers"]
-    assert winrm.calls[0][1]["probes"]["wsus_computers"] == {"offset": 0, "page_size": PAGE}
+    # as compact pages: rows of values under one header, repeated values as table indexes
+    assert winrm.calls[0][1]["probes"]["wsus_computers"] == {
+        "offset": 0,
+        "page_size": PAGE,
+        "format": "rows",
+    }
     assert [params for _, params in winrm.calls[1:]] == [
-        {"offset": 500, "page_size": PAGE},
-        {"offset": 1000, "page_size": PAGE},
+        {"offset": 500, "page_size": PAGE, "format": "rows"},
+        {"offset": 1000, "page_size": PAGE, "format": "rows"},
     ]
 
 
