@@ -64,6 +64,9 @@ HANDSHAKE_WINDOW = timedelta(seconds=60)
 HANDSHAKE_MAX_401 = 3
 _NO_GAP = timedelta(0)
 
+#: files this large are searched in a second process by default (:func:`scan_files`)
+PIPELINE_FROM = 32 * 1024 * 1024
+
 #: the bot's HTTP probes send ``User-Agent: wsusbot-probe/<n>`` (handlers/http.py); IIS
 #: logs it in ``cs(User-Agent)``, a default field since IIS 7 (docs/catalogue.md)
 BOT_USER_AGENT_PREFIX = "wsusbot-probe/"
@@ -420,8 +423,14 @@ def scan_files(
     *,
     resume: ScanResult | None = None,
     ignored_client_ips: Iterable[str] = (),
+    pipeline: bool | None = None,
 ) -> ScanResult:
     """Scan log files (plain or gzip'd) in time order, whatever the order given.
+
+    ``pipeline``: read and search each file in a second process while this one parses and
+    aggregates (:func:`checks.w3c.iter_log_records`); the default does so for files of
+    :data:`PIPELINE_FROM` bytes or more, where the process start-up is worth it. The result
+    is the same either way.
 
     Files are read in the order of their first request's time, then name (files without
     any request last); ``result.files`` lists them in that order. Each file starts with no
@@ -433,7 +442,15 @@ def scan_files(
     for name in _time_order(paths):
         stats = ParseStats()
         # read as bytes: only the lines that may be self-update requests are decoded
-        records = iter_log_records(name, source=name, stats=stats, stem_prefixes=SELFUPDATE_PATHS)
+        piped = os.path.getsize(name) >= PIPELINE_FROM if pipeline is None else pipeline
+        records = iter_log_records(
+            name,
+            source=name,
+            stats=stats,
+            stem_prefixes=SELFUPDATE_PATHS,
+            line_numbers=False,
+            pipeline=piped,
+        )
         scan(records, stats=stats, resume=result)
         result.files.append(name)
         if stats.layouts == 0:
