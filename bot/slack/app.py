@@ -18,10 +18,9 @@ from bot.config import Settings
 from bot.observability.logs import ContextExecutor
 from bot.secrets import Secret
 from bot.services import Services
-from bot.slack import observe
 from bot.slack.chat import SlackChat
 from bot.slack.listeners import actions, commands, digest, home, unknown
-from bot.slack.observe import MeteredWebClient
+from bot.slack.observe import MeteredWebClient, ObservedApp
 from bot.usecases.context import BotContext
 from bot.worker import Worker
 
@@ -66,7 +65,7 @@ def build_context(services: Services, client: WebClient) -> BotContext:
 
 
 def build_app(ctx: BotContext, client: WebClient, *, signing_secret: Secret | None) -> App:
-    app = App(
+    app = ObservedApp(
         client=client,
         signing_secret=signing_secret.reveal() if signing_secret else None,
         request_verification_enabled=signing_secret is not None,
@@ -77,7 +76,7 @@ def build_app(ctx: BotContext, client: WebClient, *, signing_secret: Secret | No
         # listeners run in the request's contextvars: its correlation id in their logs
         listener_executor=ContextExecutor(max_workers=10, thread_name_prefix="wsusbot-bolt"),
     )
-    observe.install(app, ctx.services.metrics)
+    app.metrics = ctx.services.metrics
     for module in LISTENER_MODULES:
         module.register(app, ctx)
     return app

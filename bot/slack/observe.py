@@ -4,16 +4,15 @@ word, one correlation id per incoming request, ``/wsus`` commands by verb and ou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from bot.commands import parse
-from bot.observability.logs import request_id, request_scope
+from bot.observability.logs import request_scope
 from bot.observability.metrics import Metrics
 from checks.errors import UsageError
 
@@ -52,22 +51,32 @@ def command_verb(text: object) -> str:
         return "invalid"
 
 
-def install(app: App, metrics: Metrics) -> None:
-    """A global middleware: a request id for the log lines of each delivery (Bolt's
-    listener pool copies it, see ``ContextExecutor``), and the command counter."""
+class ObservedApp(App):
+    """Bolt's App with one correlation id per delivery, set around ``dispatch`` (Bolt
+    runs the listeners after the middleware chain returns, so a middleware cannot scope
+    them; the listener pool copies the id, see ``ContextExecutor``), and ``/wsus``
+    commands counted by verb and outcome."""
 
-    @app.middleware
-    def observe(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+    metrics: Metrics | None = None
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
         with request_scope():
-            command = body.get("command") if isinstance(body, dict) else None
-            if not command:
-                return next()
-            verb = command_verb(body.get("text"))
+            body = req.body if isinstance(req.body, dict) else {}
+            command = body.get("command")
             try:
-                response = next()
+                response = super().dispatch(req)
             except Exception:
-                metrics.command(verb, "error")
+                self._count(command, body, "error")
                 raise
-            metrics.command(verb, "refused" if verb == "invalid" else "accepted")
-            log.debug("command %s %s (request %s)", command, verb, request_id.get())
+            outcome = "accepted" if response.status < 400 else "error"
+            self._count(command, body, outcome)
             return response
+
+    def _count(self, command: object, body: dict[str, Any], outcome: str) -> None:
+        if not command or self.metrics is None:
+            return
+        verb = command_verb(body.get("text"))
+        if verb == "invalid" and outcome == "accepted":
+            outcome = "refused"
+        self.metrics.command(verb, outcome)
+        log.debug("command %s %s: %s", command, verb, outcome)
