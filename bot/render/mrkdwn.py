@@ -43,7 +43,8 @@ def _target(target: str, label: str | None) -> Text:
         return Text("@" + name.lstrip("@"), style="bold blue")
     url = unescape(target)
     shown = unescape(label) if label else url
-    text = Text(shown, style=Style(underline=True, link=url))
+    text = Text()
+    text.append(shown, style=Style(underline=True, link=url))
     if label and unescape(label) != url:
         text.append(f" <{url}>", style="dim")
     return text

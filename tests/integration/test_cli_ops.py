@@ -228,8 +228,16 @@ def test_cli_checks_are_audited_with_the_identity(
         config = estate_config(estate, tmp_path, None)
         code, out, err = run(capsys, "--config", str(config), "--as", "alice", "check", "xp01")
         assert code == 0, out + err
-        code, _, _ = run(capsys, "--config", str(config), "check", "--group", "lab", "--json")
+        code, out, _ = run(capsys, "--config", str(config), "check", "--group", "lab", "--json")
         assert code == 0
+        assert len(json.loads(out)) == 4
+        # progress goes to stderr: stdout is the result alone
+        code, out, err = run(capsys, "--config", str(config), "check", "--group", "lab")
+        assert code == 0
+        assert "fleet summary" in out
+        assert "checking hosts" not in out
+        assert "xp01:  PASS" in err
+        assert "checking hosts" in err
         code, out, _ = run(capsys, "--config", str(config), "audit", "--host", "xp01")
         rows = json.loads(out)
         users = [r["user"] for r in rows if r["action"] == "check"]
