@@ -175,3 +175,19 @@ def test_text_format_and_bad_levels(capsys: pytest.CaptureFixture[str]) -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("INFO wsusbot.t [req=req-9]: hello")
+
+
+def test_digest_runs_are_counted_by_outcome(tmp_path: Path) -> None:
+    from tests.integration.test_digest import digest_lab
+
+    with digest_lab(tmp_path) as lab:
+        outcome = lab.run_slot(lab.ctx.now())
+        assert outcome is not None
+        registry = lab.ctx.services.metrics.registry
+        # the lab's digest scope includes an unreachable server: posted, but incomplete
+        assert (
+            registry.get_sample_value(
+                "wsusbot_digest_runs_total", {"digest": "morning", "outcome": "incomplete"}
+            )
+            == 1
+        )
