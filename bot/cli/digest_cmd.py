@@ -53,7 +53,7 @@ def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> 
     from bot.usecases.digest import find_digest, post_manual
 
     user = state.identity
-    settings = state.settings
+    settings = state.require_config("digest")
     services = Services.open(settings)
     try:
         ctx = _context(services, dry_run=dry_run)

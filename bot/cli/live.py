@@ -33,7 +33,7 @@ def _targets(services: Services, host: str | None, group: str | None) -> list[Ho
 
 def run_live(state: CliState, *, host: str | None, group: str | None, as_json: bool) -> int:
     user = state.identity
-    services = Services.open(state.settings)
+    services = Services.open(state.require_config("check HOST"))
     try:
         targets = _targets(services, host, group)
         # a missing user name or password is the configuration's fault: one line, exit 2,
@@ -131,7 +131,7 @@ async def _run(
 def show_history(state: CliState, host: str, *, limit: int, as_json: bool) -> None:
     from rich.table import Table
 
-    services = Services.open(state.settings)
+    services = Services.open(state.require_config("history"))
     try:
         # not in the inventory (nor matching a pattern): say so, exit 2, as `check` does
         name = services.inventory.resolve(host).name

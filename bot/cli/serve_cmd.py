@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         state = state_of(ctx)
         configure_logging(log_level or state.log_level or "INFO", state.log_format)
         runtime = BotRuntime(
-            state.settings,
+            state.require_config("serve"),
             mode="http" if http else "socket",
             host=host,
             port=port,
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--format is json or csv")
         moment = parse_time(since, "--since") if since else None
         name = validate_host_argument(host) if host else None
-        services = Services.open(state_of(ctx).settings)
+        services = Services.open(state_of(ctx).require_config("audit"))
         try:
             records = services.audit.query(host=name, since=moment)
         finally:

@@ -80,7 +80,8 @@ class CliState:
     def require_config(self, what: str) -> Settings:
         """Settings for a command that must not run on defaults (it would create
         ./var/wsusbot.sqlite or talk to slack.com): a config file, or WSUSBOT_CONFIG."""
-        if self.config_path is None and not os.environ.get("WSUSBOT_CONFIG"):
+        given = ("WSUSBOT_CONFIG", "WSUSBOT_DATABASE_URL", "WSUSBOT_DATABASE_URL_FILE")
+        if self.config_path is None and not any(os.environ.get(v) for v in given):
             from checks.errors import ConfigError
 
             raise ConfigError(

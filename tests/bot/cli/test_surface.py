@@ -190,3 +190,33 @@ def test_every_imported_package_is_a_declared_runtime_dependency() -> None:
         if not owners & declared():
             missing.append(f"{module} ({where}) from {sorted(owners)}")
     assert not missing, "imported but not declared in [project] dependencies: " + ", ".join(missing)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "wsus01"],
+        ["check", "--all"],
+        ["history", "wsus01"],
+        ["audit"],
+        ["digest", "--now"],
+        ["serve"],
+        ["doctor"],
+        ["db", "upgrade"],
+        ["db", "status"],
+    ],
+)
+def test_commands_that_need_a_config_say_so_and_create_nothing(
+    args: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in ("WSUSBOT_CONFIG", "WSUSBOT_DATABASE_URL", "WSUSBOT_DATABASE_URL_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, args)
+    assert code == 2
+    assert "needs a configuration" in err
+    assert "Traceback" not in out + err
+    assert list(tmp_path.iterdir()) == []  # no ./var/wsusbot.sqlite
