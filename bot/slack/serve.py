@@ -199,6 +199,9 @@ class HttpServer:
             host=host,
             port=port,
             log_level="warning",
+            # no logging config of uvicorn's own: its lines go through the root handler
+            # (JSON when asked, secrets redacted) instead of a second, plain-text handler
+            log_config=None,
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=5,
