@@ -191,6 +191,25 @@ class DigestConfig(Section):
         return self
 
 
+class MetricsConfig(Section):
+    """Prometheus ``/metrics`` (docs/config.md, "Metrics"). Off unless enabled. HTTP mode
+    serves it on the events port; Socket Mode on its own listener, ``bind``:``port``
+    (loopback by default: metrics name hosts' check ids and Slack errors, not secrets, but
+    a scrape endpoint is an operator's, not the internet's)."""
+
+    enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        import ipaddress
+
+        ipaddress.ip_address(value)  # ValueError names the value
+        return value
+
+
 class Settings(Section):
     store: StoreConfig = StoreConfig()
     winrm: WinrmConfig = WinrmConfig()
@@ -203,6 +222,7 @@ class Settings(Section):
     roles: RolesConfig = RolesConfig()
     approvals: ApprovalsConfig = ApprovalsConfig()
     digests: tuple[DigestConfig, ...] = ()
+    metrics: MetricsConfig = MetricsConfig()
     #: where the config was read from (relative paths in it are resolved against it)
     source: Path | None = None
 

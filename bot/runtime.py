@@ -14,7 +14,7 @@ from bot.scheduling import Schedules
 from bot.secrets import Secret, read_secret
 from bot.services import Clock, Services, utc_now
 from bot.slack.app import build_app, build_context, build_web_client
-from bot.slack.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner
+from bot.slack.serve import HttpServer, Readiness, SlackAsgi, SocketModeRunner, metrics_only
 from bot.usecases.approvals.recovery import recover_after_restart
 from bot.usecases.context import BotContext
 from checks.errors import ConfigError
@@ -85,6 +85,7 @@ class BotRuntime:
         self.ctx: BotContext | None = None
         self._socket: SocketModeRunner | None = None
         self._http: HttpServer | None = None
+        self._metrics_http: HttpServer | None = None
         self._stopped = threading.Event()
         self._schedules: Schedules | None = None
         self._closed = False
@@ -96,6 +97,18 @@ class BotRuntime:
     @property
     def http_port(self) -> int | None:
         return self._http.port if self._http else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where Prometheus scrapes (None when [metrics] is off)."""
+        if not self.settings.metrics.enabled:
+            return None
+        if self._metrics_http is not None:
+            host = _url_host(self.settings.metrics.bind)
+            return f"http://{host}:{self._metrics_http.port}/metrics"
+        if self._http is not None:
+            return f"http://{_url_host(self._host)}:{self._http.port}/metrics"
+        return None
 
     def start(self) -> BotRuntime:
         secrets = read_slack_secrets(self.settings, self.mode, self._env)
@@ -109,6 +122,7 @@ class BotRuntime:
         )
         # restart safety: approvals a crash left mid-flight become "interrupted"
         recover_after_restart(ctx, at_startup=True)
+        metrics = services.metrics if self.settings.metrics.enabled else None
         if self.mode == "socket":
             assert secrets.app_token is not None
             self._socket = SocketModeRunner(app, secrets.app_token.reveal()).start()
@@ -117,9 +131,16 @@ class BotRuntime:
                 self._http = HttpServer(
                     SlackAsgi(None, readiness), self._host, self._health_port
                 ).start()
+            if metrics is not None:
+                config = self.settings.metrics
+                self._metrics_http = HttpServer(
+                    metrics_only(metrics), config.bind, config.port
+                ).start()
         else:
             readiness = Readiness(ctx, lambda: ctx.services.db.ping())
-            self._http = HttpServer(SlackAsgi(app, readiness), self._host, self._port).start()
+            self._http = HttpServer(
+                SlackAsgi(app, readiness, metrics=metrics), self._host, self._port
+            ).start()
         self._start_schedules(ctx)
         log.info("wsusbot running (%s mode)", self.mode)
         return self
@@ -148,6 +169,8 @@ class BotRuntime:
             self._socket.stop()
         if self._http is not None:
             self._http.stop()
+        if self._metrics_http is not None:
+            self._metrics_http.stop()
         if self.ctx is not None:
             self.ctx.stop()
             self.ctx.services.close()
@@ -158,3 +181,7 @@ class BotRuntime:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

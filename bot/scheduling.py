@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -182,9 +183,20 @@ class Schedules:
             timezone=UTC,
             event_loop=asyncio.get_running_loop(),
         )
+        scheduler.add_listener(self._observe_submission, EVENT_JOB_SUBMITTED)
         scheduler.start()
         self._scheduler = scheduler
         self._sync_jobs(scheduler)
+
+    def _observe_submission(self, event: JobSubmissionEvent) -> None:
+        """Scheduler lag: how late a job is handed to its executor after its slot (a busy
+        loop, a paused VM, a replica that just took over)."""
+        times = getattr(event, "scheduled_run_times", None) or []
+        if not times:
+            return
+        kind = "digest" if str(event.job_id).startswith(DIGEST_JOB_PREFIX) else "due_work"
+        late = (datetime.now(UTC) - times[0]).total_seconds()
+        self.ctx.services.metrics.lag(kind, late)
 
     def _sync_jobs(self, scheduler: AsyncIOScheduler) -> None:
         wanted = set()

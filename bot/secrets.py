@@ -27,6 +27,14 @@ def _read_file(path: Path, what: str) -> str:
     return value
 
 
+def _found(value: str) -> Secret:
+    # every secret read is known to the log redactor: it never appears in a log line
+    from bot.observability.logs import REDACTOR
+
+    REDACTOR.add(value)
+    return Secret(value)
+
+
 def read_secret(
     name: str,
     what: str,
@@ -38,12 +46,12 @@ def read_secret(
     """``name`` in env wins, then ``name_FILE`` in env, then the config's file."""
     environ = os.environ if env is None else env
     if environ.get(name):
-        return Secret(environ[name])
+        return _found(environ[name])
     file_var = f"{name}_FILE"
     if environ.get(file_var):
-        return Secret(_read_file(Path(environ[file_var]), what))
+        return _found(_read_file(Path(environ[file_var]), what))
     if file_from_config is not None:
-        return Secret(_read_file(file_from_config, what))
+        return _found(_read_file(file_from_config, what))
     if required:
         raise ConfigError(
             f"no {what}: set {name} or {file_var} in the environment, or the config's *_file key"

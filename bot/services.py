@@ -5,7 +5,6 @@ Everything is created here, on demand, and handed down; nothing exists at import
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -15,7 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.config import Settings
+from bot.identity import cli_identity
 from bot.inventory import Inventory
+from bot.observability.metrics import Metrics
+from bot.observability.runs import CountingRunStore
+from bot.observability.winrm import MeteredWinrmClient
 from bot.secrets import Secret, read_secret
 from bot.store.approvals import ApprovalStore
 from bot.store.audit import AuditLog
@@ -24,7 +27,9 @@ from bot.store.db import Database
 from bot.store.digests import DigestStore
 from bot.store.runs import MarkerStore, RunStore
 from bot.store.tokens import TokenStore
+from checks.errors import ConfigError
 from checks.model import LogScope, Thresholds
+from checks.platforms import declared_windows_2000
 from checks.registry import Registry, default_registry
 from handlers.collector import CollectSettings, CursorSource, LiveCollector, ServerEndpoints
 from handlers.http import HttpProber
@@ -33,6 +38,9 @@ from handlers.target import HostTarget
 from handlers.winrm import WinrmClient, WinrmSettings
 
 Clock = Callable[[], datetime]
+
+#: the transports that log on with a user name and a password (docs/config.md)
+PASSWORD_TRANSPORTS = frozenset({"ntlm", "credssp", "basic"})
 
 
 def utc_now() -> datetime:
@@ -47,6 +55,7 @@ class Services:
     db: Database
     clock: Clock = utc_now
     registry: Registry = field(default_factory=default_registry)
+    metrics: Metrics = field(default_factory=Metrics)
     _passwords: dict[Path | None, Secret] = field(default_factory=dict)
     inventory: Inventory = field(init=False)
     runs: RunStore = field(init=False)
@@ -61,7 +70,7 @@ class Services:
     def __post_init__(self) -> None:
         self.thresholds = self.settings.thresholds.to_thresholds()
         self.inventory = Inventory(self.settings)
-        self.runs = RunStore(self.db)
+        self.runs = CountingRunStore(self.db, self.metrics)
         self.markers = MarkerStore(self.db)
         self.audit = AuditLog(self.db)
         self.tokens = TokenStore(self.db)
@@ -93,6 +102,25 @@ class Services:
             self._passwords[key] = found
         return found
 
+    def require_credentials(self, targets: list[HostTarget]) -> None:
+        """Before any host is contacted: every host that logs on with a password has a
+        user name and a readable password, or one ConfigError (exit 2) says what is
+        missing, instead of the same "unreachable" under every host."""
+        missing_user: list[str] = []
+        for target in targets:
+            if declared_windows_2000(target.os) or target.transport not in PASSWORD_TRANSPORTS:
+                continue
+            if not target.username:
+                missing_user.append(target.name)
+                continue
+            self.password_for(target)  # a ConfigError names the variable or the file
+        if missing_user:
+            shown = ", ".join(missing_user[:5]) + (" ..." if len(missing_user) > 5 else "")
+            raise ConfigError(
+                f"no WinRM username for {shown}: set [winrm] username (or the host's "
+                "username) in the config, or WSUSBOT_WINRM_USERNAME"
+            )
+
     def server_endpoints(self) -> list[ServerEndpoints]:
         endpoints = []
         for entry in self.settings.servers:
@@ -109,7 +137,7 @@ class Services:
 
     def winrm_client(self) -> WinrmClient:
         winrm = self.settings.winrm
-        return WinrmClient(
+        client = MeteredWinrmClient(
             WinrmSettings(
                 operation_timeout_s=winrm.operation_timeout_s,
                 read_timeout_s=winrm.read_timeout_s,
@@ -117,6 +145,9 @@ class Services:
                 connect_retries=winrm.connect_retries,
             )
         )
+        # every round trip (checks and fixes) timed into wsusbot_winrm_round_trip_seconds
+        client.metrics = self.metrics
+        return client
 
     @asynccontextmanager
     async def runner(self, *, cursors: CursorSource | None = None) -> AsyncIterator[Runner]:
@@ -173,9 +204,6 @@ class Services:
         self.db.dispose()
 
 
-def cli_user() -> str:
-    try:
-        name = os.getlogin()
-    except OSError:
-        name = os.environ.get("USER") or "unknown"
-    return f"cli:{name}"
+def cli_user(as_user: str | None = None) -> str:
+    """The audit identity of a CLI action: ``cli:NAME`` (``--as NAME``) or the OS user."""
+    return cli_identity(as_user)

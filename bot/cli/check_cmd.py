@@ -28,8 +28,21 @@ def parse_time(text: str, option: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_now(text: str | None) -> datetime:
-    return datetime.now(UTC) if text is None else parse_time(text, "--now")
+def as_of(facts: HostFacts, now: datetime | None) -> datetime:
+    """The time a facts document is judged at: ``--now`` when given, else the document's
+    own ``collected_at`` (a saved document is read as it was when collected, not days
+    later, when every "days since" check would have drifted), else the present."""
+    if now is not None:
+        return now
+    if facts.collected_at:
+        try:
+            return parse_time(facts.collected_at, "collected_at")
+        except UsageError:
+            raise FactsError(
+                f"collected_at {facts.collected_at[:40]!r} is not an ISO-8601 time; give "
+                "--now to evaluate the document anyway"
+            ) from None
+    return datetime.now(UTC)
 
 
 def read_facts_file(path: Path) -> HostFacts:
@@ -58,7 +71,7 @@ def _offline(
     host: str,
     facts_path: Path,
     previous_path: Path | None,
-    now: datetime,
+    now: datetime | None,
     expected_wsus_url: str | None,
     as_json: bool,
 ) -> int:
@@ -84,7 +97,7 @@ def _offline(
         except UsageError:
             expected_wsus_url = None
     ctx = CheckContext(
-        now=now,
+        now=as_of(facts, now),
         expected_wsus_url=expected_wsus_url,
         previous=previous,
         thresholds=thresholds or Thresholds(),
@@ -108,7 +121,12 @@ def register(app: typer.Typer) -> None:
         previous: Path | None = typer.Option(
             None, "--previous", help="Facts of the same host from an earlier check."
         ),
-        now: str | None = typer.Option(None, "--now", help="Evaluate as of this ISO-8601 time."),
+        now: str | None = typer.Option(
+            None,
+            "--now",
+            help="Evaluate as of this ISO-8601 time (default: live checks the present, "
+            "--facts the document's collected_at).",
+        ),
         expected_wsus_url: str | None = typer.Option(
             None, "--expected-wsus-url", help="The WSUS URL this client should use."
         ),
@@ -118,7 +136,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Check a host: live over WinRM/HTTP, or offline from a facts file (--facts)."""
         state = state_of(ctx)
-        moment = parse_now(now)
+        moment = parse_time(now, "--now") if now is not None else None
         if facts is not None:
             if host is None:
                 raise UsageError("give the host name the facts belong to: check HOST --facts F")
@@ -126,6 +144,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code)
         if previous is not None:
             raise UsageError("--previous goes with --facts; live checks use the stored history")
+        if now is not None:
+            raise UsageError("--now goes with --facts; a live check reads the host as it is now")
         from bot.cli.live import run_live
 
         chosen = sum(1 for flag in (host is not None, all_hosts, group is not None) if flag)

@@ -24,34 +24,6 @@ CHANNEL = "C0WSUS"
 OPERATOR, APPROVER, VIEWER = "U0OPER", "U0APPR", "U0VIEWER"
 
 
-def blocks_to_text(blocks: list[dict[str, Any]]) -> str:
-    """A terminal rendering of Block Kit: header, sections, context, buttons."""
-    lines: list[str] = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "header":
-            lines.append(f"[bold]{_plain(block['text'].get('text', ''))}[/bold]")
-        elif kind == "section":
-            lines.append(_plain(block.get("text", {}).get("text", "")))
-        elif kind == "context":
-            lines.append(
-                "[dim]"
-                + " ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
-                + "[/dim]"
-            )
-        elif kind == "actions":
-            labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
-            lines.append(
-                "[cyan]" + "  ".join(f"[ {_plain(label)} ]" for label in labels) + "[/cyan]"
-            )
-    return "\n".join(lines)
-
-
-def _plain(text: str) -> str:
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return text.replace("[", "\\[")
-
-
 def _wait(predicate: Any, timeout: float = 60.0) -> Any:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -70,6 +42,8 @@ def _verdict(slack: Any, host: str) -> Any:
 
 def _show(console: Console, who: str, message: Any) -> None:
     from rich.panel import Panel
+
+    from bot.render.terminal import blocks_to_text
 
     console.print(
         Panel(blocks_to_text(message.blocks), title=who, title_align="left", expand=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,10 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli.state import CliState, print_json, state_of
-from checks.errors import UsageError, WsusbotError
+from checks.errors import UsageError
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.services import Services
     from bot.usecases.context import BotContext
     from bot.usecases.digest import DigestOutcome
@@ -49,24 +47,71 @@ def _context(services: Services, *, dry_run: bool) -> BotContext:
 
 
 def run_digest_now(state: CliState, digest_id: str | None, *, dry_run: bool) -> DigestOutcome:
-    from bot.services import Services, cli_user
+    from bot.observability.logs import run_scope
+    from bot.services import Services
+    from bot.store.audit import AuditAction, AuditRecord
     from bot.usecases.digest import find_digest, post_manual
 
-    settings = state.settings
+    user = state.identity
+    settings = state.require_config("digest")
     services = Services.open(settings)
     try:
         ctx = _context(services, dry_run=dry_run)
         digest = find_digest(ctx, digest_id)
+        from bot.digest.gather import digest_scope
+
+        # the digest reads its servers over WinRM: credentials first, one line, exit 2
+        services.require_credentials(digest_scope(services, digest).servers)
         ctx.start()
         try:
-            return ctx.worker.call(
-                lambda: post_manual(ctx, digest, user=cli_user(), dry_run=dry_run),
-                timeout=DIGEST_TIMEOUT_S,
-            )
+            with run_scope(), state.err.status(f"building digest {digest.id} …"):
+                outcome = ctx.worker.call(
+                    lambda: post_manual(ctx, digest, user=user, dry_run=dry_run),
+                    timeout=DIGEST_TIMEOUT_S,
+                )
         finally:
             ctx.stop()
+        if dry_run:
+            # a posted digest is audited by the use case; a dry run is audited here: who
+            # read the estate, and what was not read
+            services.audit.write(
+                AuditRecord(
+                    time=services.clock(),
+                    user=user,
+                    action=AuditAction.DIGEST_PREVIEWED,
+                    outcome="dry_run",
+                    detail=f"digest {digest.id}: {len(outcome.digest.stalled)} stalled"
+                    + "".join(
+                        f"; not read {n.server} ({n.reason})" for n in outcome.digest.not_read
+                    ),
+                )
+            )
+        return outcome
     finally:
         services.close()
+
+
+def outcome_json(outcome: DigestOutcome, *, posted_to: str | None) -> dict[str, object]:
+    from bot.digest.causes import ORDER
+
+    digest = outcome.digest
+    return {
+        "digest": digest.digest_id,
+        "slot": outcome.slot,
+        "stalled": len(digest.stalled),
+        "trend": outcome.trend.line(),
+        "computers_seen": digest.computers_seen,
+        "servers_read": list(digest.servers_read),
+        "not_read": [{"server": n.server, "reason": n.reason} for n in digest.not_read],
+        "causes": {
+            str(cause.value): [s.host for s in digest.hosts(cause)]
+            for cause in ORDER
+            if digest.hosts(cause)
+        },
+        "csv_rows": outcome.csv.count("\n") - 1 if outcome.csv is not None else None,
+        "posted_to": posted_to,
+        "ts": outcome.ts,
+    }
 
 
 def digest_exit_code(outcome: DigestOutcome) -> int:
@@ -109,14 +154,32 @@ def print_outcome(out: Console, outcome: DigestOutcome, *, posted_to: str | None
 # ------------------------------------------------------------------------- logscan
 
 
-def scan_logs(paths: list[Path], ignored_client_ips: list[str] | None = None) -> object:
-    from checks.logscan import scan_files
+def scan_logs(
+    paths: list[Path],
+    ignored_client_ips: list[str] | None = None,
+    progress: Console | None = None,
+) -> object:
+    from checks.logscan import ScanResult, first_timestamp, scan_files
 
     for path in paths:
         if path.is_dir():
             raise LogFileError(f"{path} is a directory; give the log files themselves")
     try:
-        result = scan_files(paths, ignored_client_ips=ignored_client_ips or ())
+        if progress is None:
+            result = scan_files(paths, ignored_client_ips=ignored_client_ips or ())
+        else:
+            # one file at a time (in time order, resuming one result), so the bar moves
+            # by bytes of the files done: months of logs take minutes
+            ordered = sorted(
+                paths,
+                key=lambda p: (
+                    (moment := first_timestamp(p)) is None,
+                    moment or datetime.min.replace(tzinfo=UTC),
+                    str(p),
+                ),
+            )
+            result = ScanResult(ignored_client_ips=ignored_client_ips or ())
+            _scan_with_progress(ordered, result, progress)
     except OSError as exc:
         name = exc.filename or (paths[0] if paths else "")
         raise LogFileError(f"cannot read log file {name}: {exc.strerror or exc}") from None
@@ -128,6 +191,35 @@ def scan_logs(paths: list[Path], ignored_client_ips: list[str] | None = None) ->
             + ": not an IIS W3C extended log (or logging is not in W3C format)"
         )
     return result
+
+
+def _scan_with_progress(paths: list[Path], result: object, console: Console) -> None:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from checks.logscan import scan_files
+
+    sizes = {p: p.stat().st_size for p in paths}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scanning", total=sum(sizes.values()) or 1)
+        for path in paths:
+            progress.update(task, description=f"scanning {path.name}")
+            scan_files([path], resume=result)  # type: ignore[arg-type]
+            progress.advance(task, sizes[path])
 
 
 def scan_exit_code(result: object) -> int:
@@ -183,82 +275,6 @@ def print_scan(out: Console, result: object) -> None:
         out.print(f"answers on self-update paths: {answers}", highlight=False, markup=False)
 
 
-# ------------------------------------------------------------------------- doctor
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorLine:
-    item: str
-    ok: bool
-    detail: str
-
-
-def _store_lines(settings: Settings) -> list[DoctorLine]:
-    from importlib import resources
-
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from bot.store.db import Database, redact_url
-
-    try:
-        db = Database(settings.store.url)
-    except WsusbotError as exc:
-        return [DoctorLine("store", False, str(exc))]
-    try:
-        if not db.ping():
-            return [DoctorLine("store", False, f"cannot connect to {redact_url(db.url)}")]
-        lines = [DoctorLine("store", True, f"{db.dialect} at {redact_url(db.url)}")]
-        config = Config()
-        config.set_main_option("script_location", str(resources.files("bot.store") / "migrations"))
-        heads = set(ScriptDirectory.from_config(config).get_heads())
-        with db.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-        if current == heads:
-            lines.append(DoctorLine("migrations", True, f"at {', '.join(sorted(heads))}"))
-        else:
-            lines.append(
-                DoctorLine(
-                    "migrations",
-                    False,
-                    f"database at {', '.join(sorted(current)) or 'nothing'}, code at "
-                    f"{', '.join(sorted(heads))}: start the bot once (it migrates) or "
-                    "restore the matching version",
-                )
-            )
-        return lines
-    finally:
-        db.dispose()
-
-
-def _slack_lines(settings: Settings) -> list[DoctorLine]:
-    from bot.slack.doctor import slack_lines
-
-    return [DoctorLine(item, ok, detail) for item, ok, detail in slack_lines(settings)]
-
-
-def _digest_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
-    from bot.scheduling import cron_trigger
-
-    lines = []
-    for digest in settings.digests:
-        item = f"digest {digest.id} schedule"
-        try:
-            trigger = cron_trigger(digest.cron, digest.timezone)
-        except WsusbotError as exc:
-            lines.append(DoctorLine(item, False, str(exc)))
-            continue
-        upcoming = trigger.get_next_fire_time(None, now)
-        when = upcoming.isoformat() if upcoming else "never"
-        lines.append(DoctorLine(item, True, f"'{digest.cron}' {digest.timezone}: next {when}"))
-    return lines
-
-
-def doctor_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
-    return [*_store_lines(settings), *_slack_lines(settings), *_digest_lines(settings, now)]
-
-
 # ------------------------------------------------------------------------- commands
 
 
@@ -271,6 +287,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Print the digest and CSV summary instead of posting."
         ),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Post a stalled self-update digest now (scheduled ones run in `wsusbot serve`).
 
@@ -281,7 +298,10 @@ def register(app: typer.Typer) -> None:
         state = state_of(ctx)
         outcome = run_digest_now(state, digest_id, dry_run=dry_run)
         channel = None if dry_run else _channel_of(state, outcome.digest.digest_id)
-        print_outcome(state.out, outcome, posted_to=channel)
+        if as_json:
+            print_json(outcome_json(outcome, posted_to=channel))
+        else:
+            print_outcome(state.out, outcome, posted_to=channel)
         raise typer.Exit(digest_exit_code(outcome))
 
     @app.command("logscan")
@@ -308,7 +328,8 @@ def register(app: typer.Typer) -> None:
         ignored = list(ignore_client)
         if state.config_path is not None:
             ignored += list(state.settings.runner.bot_source_addresses)
-        result = scan_logs(files, ignored)
+        bar = state.err if state.err.is_terminal and not as_json else None
+        result = scan_logs(files, ignored, progress=bar)
         assert isinstance(result, ScanResult)
         if as_json:
             print_json(result.to_json())
@@ -317,19 +338,38 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(scan_exit_code(result))
 
     @app.command("doctor")
-    def doctor(ctx: typer.Context) -> None:
-        """Check the configuration, store, Slack token, channel membership and schedules."""
+    def doctor(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        skip_hosts: bool = typer.Option(
+            False, "--skip-hosts", help="Do not contact the inventory's hosts (WinRM, TLS)."
+        ),
+        skip_slack: bool = typer.Option(False, "--skip-slack", help="Do not call Slack."),
+    ) -> None:
+        """Test what breaks a deployment: config, database and migrations, WinRM
+        credentials, TLS and one WinRM log-on per host, the Slack token and channel
+        membership, schedules. Exit 1 when any item fails."""
+        from bot.cli.doctor import doctor_lines
+
         state = state_of(ctx)
-        lines = doctor_lines(state.settings, datetime.now(UTC))
-        table = Table(title="wsusbot doctor")
-        table.add_column("", no_wrap=True)
-        table.add_column("item", no_wrap=True)
-        table.add_column("detail", overflow="fold")
-        for line in lines:
-            status = Text("OK", style="green") if line.ok else Text("FAIL", style="bold red")
-            table.add_row(status, Text(line.item), Text(line.detail))
-        state.out.print(table)
-        if not all(line.ok for line in lines):
+        settings = state.require_config("doctor")
+        with state.err.status("asking the store, the hosts and Slack …"):
+            lines = doctor_lines(
+                settings, datetime.now(UTC), hosts=not skip_hosts, slack=not skip_slack
+            )
+        ok = all(line.ok for line in lines)
+        if as_json:
+            print_json({"ok": ok, "items": [line.to_json() for line in lines]})
+        else:
+            table = Table(title="wsusbot doctor")
+            table.add_column("", no_wrap=True)
+            table.add_column("item", no_wrap=True)
+            table.add_column("detail", overflow="fold")
+            for line in lines:
+                status = Text("OK", style="green") if line.ok else Text("FAIL", style="bold red")
+                table.add_row(status, Text(line.item), Text(line.detail))
+            state.out.print(table)
+        if not ok:
             raise typer.Exit(1)
 
 

@@ -1,4 +1,5 @@
-"""Live ``check`` and ``history``: through the runner, with progress, into the store."""
+"""Live ``check`` and ``history``: through the runner, with progress on stderr, into the
+store and the audit trail (as the CLI user, or ``--as``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.state import CliState, print_json
+from bot.observability.logs import run_scope
 from bot.render.terminal import print_report, print_summary, status_text
-from bot.services import Services, cli_user
+from bot.services import Services
+from bot.store.audit import AuditAction, AuditRecord
 from checks.report import Report
-from handlers.runner import CheckOutcome
+from handlers.runner import CheckOutcome, Runner
 from handlers.target import HostTarget
 
 
@@ -29,14 +32,21 @@ def _targets(services: Services, host: str | None, group: str | None) -> list[Ho
 
 
 def run_live(state: CliState, *, host: str | None, group: str | None, as_json: bool) -> int:
-    services = Services.open(state.settings)
+    user = state.identity
+    services = Services.open(state.require_config("check HOST"))
     try:
         targets = _targets(services, host, group)
-        reports = asyncio.run(
-            _run(services, state, targets, single=host is not None, quiet=as_json)
+        # a missing user name or password is the configuration's fault: one line, exit 2,
+        # before any host is contacted
+        services.require_credentials(targets)
+        outcomes = asyncio.run(
+            _run(services, state, targets, user, single=host is not None, quiet=as_json)
         )
+        for outcome in outcomes:
+            _audit(services, outcome, user)
     finally:
         services.close()
+    reports = [o.report for o in outcomes]
     if host is not None:
         report = reports[0]
         if as_json:
@@ -54,19 +64,44 @@ def run_live(state: CliState, *, host: str | None, group: str | None, as_json: b
     return max((r.exit_code for r in reports), default=0)
 
 
+def _audit(services: Services, outcome: CheckOutcome, user: str) -> None:
+    """The same audit line a Slack check writes, with the CLI identity."""
+    report = outcome.report
+    services.audit.write(
+        AuditRecord(
+            time=services.clock(),
+            user=user,
+            action=AuditAction.CHECK,
+            host=report.host.lower(),
+            outcome=report.verdict.value,
+            detail=report.unreachable_reason or f"run {outcome.run_id} (cli)",
+        )
+    )
+
+
+async def _one(runner: Runner, target: HostTarget, user: str) -> CheckOutcome:
+    # each check run gets its own correlation id in the log lines it causes
+    with run_scope():
+        return await runner.check(target, user)
+
+
 async def _run(
-    services: Services, state: CliState, targets: list[HostTarget], *, single: bool, quiet: bool
-) -> list[Report]:
-    console = state.out if not quiet else None
+    services: Services,
+    state: CliState,
+    targets: list[HostTarget],
+    user: str,
+    *,
+    single: bool,
+    quiet: bool,
+) -> list[CheckOutcome]:
+    console = state.err if not quiet else None
     async with services.runner() as runner:
         if single:
             target = targets[0]
-            if console is not None:
+            if console is not None and console.is_terminal:
                 with console.status(f"checking {target.name} …", spinner="dots"):
-                    outcome = await runner.check(target, cli_user())
-            else:
-                outcome = await runner.check(target, cli_user())
-            return [outcome.report]
+                    return [await _one(runner, target, user)]
+            return [await _one(runner, target, user)]
         progress = Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
@@ -80,25 +115,26 @@ async def _run(
         with progress:
             task = progress.add_task("checking hosts", total=len(targets))
 
-            def done(outcome: CheckOutcome) -> None:
+            async def one(target: HostTarget) -> CheckOutcome:
+                outcome = await _one(runner, target, user)
                 progress.advance(task)
                 if console is not None:
                     progress.console.print(
                         f"  {outcome.report.host}: ", status_text(outcome.report.verdict)
                     )
+                return outcome
 
-            outcomes = await runner.check_many(targets, cli_user(), on_done=done)
-        return [o.report for o in outcomes]
+            # the runner bounds the concurrency ([runner] concurrency)
+            return list(await asyncio.gather(*(one(t) for t in targets)))
 
 
 def show_history(state: CliState, host: str, *, limit: int, as_json: bool) -> None:
     from rich.table import Table
 
-    from bot.inventory import validate_host_argument
-
-    name = validate_host_argument(host)
-    services = Services.open(state.settings)
+    services = Services.open(state.require_config("history"))
     try:
+        # not in the inventory (nor matching a pattern): say so, exit 2, as `check` does
+        name = services.inventory.resolve(host).name
         runs = services.runs.history(name, limit)
     finally:
         services.close()

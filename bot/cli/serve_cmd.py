@@ -27,20 +27,20 @@ def register(app: typer.Typer) -> None:
             max=65535,
             help="Socket Mode: the /healthz and /readyz port.",
         ),
-        log_level: str = typer.Option("INFO", "--log-level"),
+        log_level: str | None = typer.Option(
+            None, "--log-level", help="DEBUG, INFO (default), WARNING, ERROR."
+        ),
     ) -> None:
         """Run the Slack bot until SIGINT/SIGTERM."""
-        import logging
         import signal
 
+        from bot.observability.logs import configure_logging
         from bot.runtime import BotRuntime
 
-        logging.basicConfig(
-            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
         state = state_of(ctx)
+        configure_logging(log_level or state.log_level or "INFO", state.log_format)
         runtime = BotRuntime(
-            state.settings,
+            state.require_config("serve"),
             mode="http" if http else "socket",
             host=host,
             port=port,
@@ -53,6 +53,8 @@ def register(app: typer.Typer) -> None:
             else f"Socket Mode; health on http://{host}:{runtime.http_port}/healthz"
         )
         state.out.print(f"wsusbot serving ({where})", highlight=False)
+        if runtime.metrics_url:
+            state.out.print(f"metrics on {runtime.metrics_url}", highlight=False)
 
         def stop(_signum: int, _frame: object) -> None:
             runtime.request_stop()
@@ -83,7 +85,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--format is json or csv")
         moment = parse_time(since, "--since") if since else None
         name = validate_host_argument(host) if host else None
-        services = Services.open(state_of(ctx).settings)
+        services = Services.open(state_of(ctx).require_config("audit"))
         try:
             records = services.audit.query(host=name, since=moment)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -151,3 +152,41 @@ def print_explain(console: Console, meta: CheckMeta, fix: FixMeta | None) -> Non
     if fix.caveat:
         console.print(Text(f"Note: {fix.caveat}", "yellow"))
     console.print(f"Verified by: {', '.join(fix.verified_by)}")
+
+
+def blocks_to_text(blocks: Sequence[dict[str, Any]]) -> Text:
+    """A terminal rendering of Block Kit: header bold, sections and fields as styled
+    mrkdwn (not asterisks), context dimmed, buttons as [ label ]."""
+    from bot.render.mrkdwn import to_text, unescape
+
+    def styled(node: object) -> Text:
+        if not isinstance(node, dict):
+            return Text()
+        raw = str(node.get("text", ""))
+        return to_text(raw) if node.get("type") == "mrkdwn" else Text(unescape(raw))
+
+    out: list[Text] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            line = styled(block.get("text"))
+            line.stylize("bold")
+            out.append(line)
+        elif kind == "section":
+            if block.get("text"):
+                out.append(styled(block.get("text")))
+            for item in block.get("fields") or ():
+                out.append(Text("  ").append_text(styled(item)))
+        elif kind == "context":
+            line = Text(" ").join(styled(e) for e in block.get("elements", []))
+            line.stylize("dim")
+            out.append(line)
+        elif kind == "actions":
+            labels = [
+                Text(f"[ {unescape(str(e.get('text', {}).get('text', '')))} ]", style="cyan")
+                for e in block.get("elements", [])
+            ]
+            out.append(Text("  ").join(labels))
+        elif kind == "divider":
+            out.append(Text("─" * 20, style="dim"))
+    return Text("\n").join(out)

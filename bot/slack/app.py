@@ -15,10 +15,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.auth import Authorizer
 from bot.config import Settings
+from bot.observability.logs import ContextExecutor
 from bot.secrets import Secret
 from bot.services import Services
 from bot.slack.chat import SlackChat
 from bot.slack.listeners import actions, commands, digest, home, unknown
+from bot.slack.observe import MeteredWebClient, ObservedApp
 from bot.usecases.context import BotContext
 from bot.worker import Worker
 
@@ -29,7 +31,8 @@ LISTENER_MODULES = (commands, actions, home, digest, unknown)
 
 
 def build_web_client(settings: Settings, token: Secret) -> WebClient:
-    client = WebClient(token=token.reveal(), base_url=settings.slack.api_url, timeout=15)
+    # Web API errors are counted (wsusbot_slack_api_errors_total) once the context exists
+    client = MeteredWebClient(token=token.reveal(), base_url=settings.slack.api_url, timeout=15)
     # Slack's 429 carries Retry-After; the SDK handler waits for it, up to three times
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     if not any(isinstance(h, ConnectionErrorRetryHandler) for h in client.retry_handlers):
@@ -54,13 +57,15 @@ def group_lookup(client: WebClient) -> Callable[[str], list[str]]:
 def build_context(services: Services, client: WebClient) -> BotContext:
     settings = services.settings
     authorizer = Authorizer(settings.roles, settings.slack, group_lookup(client))
+    if isinstance(client, MeteredWebClient):
+        client.metrics = services.metrics
     return BotContext(
         services=services, chat=SlackChat(client), authorizer=authorizer, worker=Worker()
     )
 
 
 def build_app(ctx: BotContext, client: WebClient, *, signing_secret: Secret | None) -> App:
-    app = App(
+    app = ObservedApp(
         client=client,
         signing_secret=signing_secret.reveal() if signing_secret else None,
         request_verification_enabled=signing_secret is not None,
@@ -68,7 +73,10 @@ def build_app(ctx: BotContext, client: WebClient, *, signing_secret: Secret | No
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("wsusbot.bolt"),
+        # listeners run in the request's contextvars: its correlation id in their logs
+        listener_executor=ContextExecutor(max_workers=10, thread_name_prefix="wsusbot-bolt"),
     )
+    app.metrics = ctx.services.metrics
     for module in LISTENER_MODULES:
         module.register(app, ctx)
     return app

@@ -17,6 +17,7 @@ from slack_bolt.adapter.asgi import SlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.usecases.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,18 @@ class SlackAsgi:
     """/healthz and /readyz, then POST /slack/events through Bolt's ASGI adapter, with a
     bound on the body size (Slack's payloads are far below 1 MiB)."""
 
-    def __init__(self, app: App | None, readiness: Readiness, path: str = "/slack/events") -> None:
+    def __init__(
+        self,
+        app: App | None,
+        readiness: Readiness | None,
+        path: str = "/slack/events",
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._bolt = ThreadedBoltHandler(app, path) if app is not None else None
         self._readiness = readiness
         self._path = path
+        self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,7 +91,20 @@ class SlackAsgi:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if path == "/healthz" and method == "GET":
+        if path == "/metrics" and method == "GET" and self._metrics is not None:
+            # Prometheus text exposition format, rendered off the loop
+            body = await asyncio.to_thread(self._metrics.render)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        elif self._readiness is None:
+            await _respond(send, 404, {"error": "not found"})
+        elif path == "/healthz" and method == "GET":
             await _respond(send, 200, {"status": "ok"})
         elif path == "/readyz" and method == "GET":
             ready, checks = await asyncio.to_thread(self._readiness.report)
@@ -163,6 +185,11 @@ async def _respond(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def metrics_only(metrics: Metrics) -> SlackAsgi:
+    """Socket Mode's metrics listener: ``/metrics`` and nothing else."""
+    return SlackAsgi(None, None, metrics=metrics)
+
+
 class HttpServer:
     """uvicorn in a thread: production-grade HTTP/1.1, with a stop we control."""
 
@@ -172,6 +199,9 @@ class HttpServer:
             host=host,
             port=port,
             log_level="warning",
+            # no logging config of uvicorn's own: its lines go through the root handler
+            # (JSON when asked, secrets redacted) instead of a second, plain-text handler
+            log_config=None,
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=5,

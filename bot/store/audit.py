@@ -31,6 +31,8 @@ class AuditAction(enum.StrEnum):
     FIX_MARKED_DONE = "fix_marked_done"
     FOLLOWUP = "followup"
     DIGEST_POSTED = "digest_posted"
+    #: ``wsusbot digest --now --dry-run``: the estate was read, nothing was posted
+    DIGEST_PREVIEWED = "digest_previewed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.auth import Role
 from bot.chat import ChatError
+from bot.observability.logs import run_scope
 from bot.store.audit import AuditAction, AuditRecord
 from bot.store.tokens import TokenKind
 from bot.usecases.context import BotContext
@@ -121,8 +122,17 @@ async def run_and_post(
     post_id: int | None = None,
 ) -> Report:
     runner = await ctx.runner()
-    outcome = await runner.check(target, user)
-    report = outcome.report
+    # the run's own correlation id, beside the Slack request's (bot.observability.logs)
+    with run_scope():
+        outcome = await runner.check(target, user)
+        report = outcome.report
+        log.info(
+            "check of %s for %s: %s (run %s)",
+            target.name,
+            user,
+            report.verdict.value,
+            outcome.run_id,
+        )
     buttons = await asyncio.to_thread(_fix_buttons, ctx, report, target, outcome.run_id, channel)
     view = ReportView(report, requested_by=user, fix_buttons=buttons, run_id=outcome.run_id)
     if post_id is not None and not await asyncio.to_thread(

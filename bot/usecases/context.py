@@ -13,12 +13,25 @@ from datetime import datetime
 from bot.auth import Authorizer
 from bot.chat import Chat, ChatError
 from bot.services import Services
-from bot.store.audit import AuditRecord
+from bot.store.audit import AuditAction, AuditRecord
 from bot.views import AuditLine
 from bot.worker import Worker
 from handlers.runner import Runner
 
 log = logging.getLogger(__name__)
+
+#: the audit actions that end (or refuse) a fix: wsusbot_fixes_total{fix, outcome}
+FIX_OUTCOMES = frozenset(
+    {
+        AuditAction.FIX_SUCCEEDED,
+        AuditAction.FIX_FAILED,
+        AuditAction.FIX_OUTCOME_UNKNOWN,
+        AuditAction.FIX_INTERRUPTED,
+        AuditAction.FIX_DENIED,
+        AuditAction.FIX_EXPIRED,
+        AuditAction.FIX_REFUSED,
+    }
+)
 
 
 @dataclass
@@ -41,6 +54,8 @@ class BotContext:
         The row is written now; the Slack mirror is posted by the worker, so a listener
         that audits before it acks never waits on Slack (rate limits included)."""
         self.services.audit.write(record)
+        if record.fix and str(record.action) in FIX_OUTCOMES:
+            self.services.metrics.fix(record.fix, str(record.action).removeprefix("fix_"))
         channel = self.services.settings.slack.audit_channel
         if channel and self.worker.running:
             self.worker.submit(asyncio.to_thread(self._mirror, channel, record))

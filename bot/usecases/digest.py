@@ -156,6 +156,33 @@ async def build_and_post(
     user: str,
     dry_run: bool = False,
 ) -> DigestOutcome:
+    """Build and post, counted in wsusbot_digest_runs_total{digest, outcome}."""
+    try:
+        outcome = await _build_and_post(
+            ctx, digest, slot=slot, channel=channel, user=user, dry_run=dry_run
+        )
+    except Exception:
+        ctx.services.metrics.digest(digest.id, "failed")
+        raise
+    if dry_run:
+        word = "dry_run"
+    elif outcome.digest.not_read:
+        word = "incomplete"
+    else:
+        word = "posted" if outcome.ts else "quiet"
+    ctx.services.metrics.digest(digest.id, word)
+    return outcome
+
+
+async def _build_and_post(
+    ctx: BotContext,
+    digest: DigestConfig,
+    *,
+    slot: str,
+    channel: str,
+    user: str,
+    dry_run: bool = False,
+) -> DigestOutcome:
     now = ctx.now()
     found = await gather(ctx.services, digest, now=now, requested_by=f"digest:{digest.id}")
     store = ctx.services.digests

@@ -1,0 +1,1 @@
+"""Running it in production: Prometheus metrics and structured logs (docs/config.md)."""
