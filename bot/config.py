@@ -21,6 +21,9 @@ from checks.errors import ConfigError
 from checks.model import Thresholds
 
 Transport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+#: WinRM message encryption (pywinrm's and Ansible's ``message_encryption``): ``auto`` seals
+#: the SOAP bodies over http:// (NTLM, Kerberos, CredSSP) and leaves TLS to do it on https
+MessageEncryption = Literal["auto", "always", "never"]
 
 
 class Section(BaseModel):
@@ -44,6 +47,7 @@ class WinrmConfig(Section):
     allow_insecure_basic: bool = False
     #: connection retries (never for fixes): attempts after the first
     connect_retries: int = Field(2, ge=0, le=10)
+    message_encryption: MessageEncryption = "auto"
 
     @model_validator(mode="after")
     def _timeouts(self) -> WinrmConfig:
@@ -65,6 +69,22 @@ class HostOverrides(Section):
     password_file: Path | None = None
     verify_tls: bool | None = None
     ca_bundle: Path | None = None
+    message_encryption: MessageEncryption | None = None
+    #: the host part of the service principal (``HTTP/<this>``) when it is not the host
+    #: the URL names: an address, an alias, a load balancer; ``{host}`` in a pattern
+    kerberos_hostname_override: str | None = None
+
+    @field_validator("kerberos_hostname_override")
+    @classmethod
+    def _spn_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # a host name, not a principal: no service class, realm or port
+        if not value or any(c in value for c in "/@: \t\\") or len(value) > 253:
+            raise ValueError(
+                "a host name such as wsus01.corp.example.com (no HTTP/, @REALM or port)"
+            )
+        return value
 
 
 class ServerEntry(HostOverrides):

@@ -119,6 +119,8 @@ class Inventory:
             "cert_pem": winrm.cert_pem,
             "cert_key_pem": winrm.cert_key_pem,
             "os": entry.os,
+            "message_encryption": entry.message_encryption or winrm.message_encryption,
+            "kerberos_hostname_override": entry.kerberos_hostname_override,
         }
 
     def _server_target(self, entry: ServerEntry) -> HostTarget:
@@ -151,6 +153,11 @@ class Inventory:
     def _pattern_target(self, name: str, pattern: PatternEntry) -> HostTarget:
         server = self._servers.get(pattern.server.lower()) if pattern.server else None
         server_target = self._server_target(server) if server else None
+        common = self._common(pattern)
+        if pattern.kerberos_hostname_override:
+            common["kerberos_hostname_override"] = pattern.kerberos_hostname_override.replace(
+                "{host}", name
+            )
         return HostTarget(
             name=name,
             role=pattern.role,
@@ -160,7 +167,7 @@ class Inventory:
             wsus_url=server_target.wsus_url if server_target else None,
             selfupdate_url=server_target.selfupdate_url if server_target else None,
             server=server.name if server else None,
-            **self._common(pattern),
+            **common,
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 Transport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+MessageEncryption = Literal["auto", "always", "never"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,6 @@ class HostTarget:
     cert_key_pem: Path | None = None
     #: the Windows the inventory declares (free text), if any
     os: str | None = None
+    message_encryption: MessageEncryption = "auto"
+    #: Kerberos: the host of the service principal HTTP/<host>, when not the URL's host
+    kerberos_hostname_override: str | None = None

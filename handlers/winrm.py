@@ -9,6 +9,7 @@ into the :class:`~checks.errors.CollectionError` family; no message carries the 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import types
 import xml.etree.ElementTree as ET
@@ -186,14 +187,38 @@ class WinrmClient:
             "ca_trust_path": str(target.ca_bundle) if target.ca_bundle else None,
             "operation_timeout_sec": operation,
             "read_timeout_sec": read,
-            "message_encryption": "auto",
+            # "auto": sealed over http:// (NTLM, Kerberos, CredSSP), TLS alone over https
+            "message_encryption": target.message_encryption,
             # proxies from the environment must not see WinRM traffic (and the session
             # must not read the environment at all: see EnvironmentFreeSession)
             "proxy": None,
         }
+        if target.message_encryption == "always" and target.transport in ("basic", "certificate"):
+            raise ConfigError(
+                f"{target.name}: message_encryption = 'always' needs NTLM, Kerberos or CredSSP; "
+                f"{target.transport} has no message encryption (https protects it)"
+            )
         if target.transport == "certificate":
             options["cert_pem"] = str(target.cert_pem) if target.cert_pem else None
             options["cert_key_pem"] = str(target.cert_key_pem) if target.cert_key_pem else None
+        if target.transport == "kerberos":
+            # pywinrm's Kerberos (its vendored requests-kerberos) needs pykerberos; without
+            # it the failure would come only at the first request, as a transport error
+            if not winrm.transport.HAVE_KERBEROS:
+                raise ConfigError(
+                    f"{target.name}: WinRM transport 'kerberos' needs pykerberos: install "
+                    "wsusbot[kerberos] (building it needs the GSSAPI headers, Debian "
+                    "libkrb5-dev)"
+                )
+            if target.username and "\\" in target.username:
+                raise ConfigError(
+                    f"{target.name}: a Kerberos username is a principal (user@REALM) or "
+                    f"nothing (the ticket cache's default), not {target.username!r}"
+                )
+            # the ticket comes from the credential cache (KRB5CCNAME) or the client keytab
+            # (KRB5_CLIENT_KTNAME), never from a password; the username picks the principal
+            options["password"] = None
+            options["kerberos_hostname_override"] = target.kerberos_hostname_override
         try:
             return environment_free(Protocol(**options))
         except (WinRMError, ValueError, ImportError) as exc:
@@ -315,6 +340,13 @@ class _translated:
         if isinstance(exc, ET.ParseError | KeyError | AttributeError | IndexError):
             return BadOutputError(
                 f"{host}: the WinRM answer is not valid WS-Management XML ({type(exc).__name__})",
+                host=host,
+            )
+        if type(exc).__module__.startswith("winrm.vendor.requests_kerberos"):
+            # GSSAPI's own words, e.g. "Server not found in Kerberos database"
+            reason = re.findall(r"\('([^']+)', -?\d+\)", str(exc))
+            return AuthenticationFailedError(
+                f"{host}: Kerberos failed: {self._scrub(reason[-1] if reason else str(exc))}",
                 host=host,
             )
         if type(exc).__module__.startswith("spnego"):

@@ -1,5 +1,10 @@
-"""Authentication for the lab endpoint: NTLM (pyspnego acceptor) with WinRM message
-encryption, and Basic."""
+"""Authentication for the lab endpoint: NTLM and Kerberos (pyspnego acceptors) with WinRM
+message encryption, and Basic.
+
+Kerberos accepts with the keytab MIT krb5 finds (``KRB5_KTNAME`` or the profile's
+``default_keytab_name``: :class:`lab.kerberos.LabRealm` sets both up) and needs the Python
+``gssapi`` package; NTLM reads the NTLM_USER_FILE.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ ENCRYPTED_CONTENT_TYPE = (
 _BOUNDARY = b"--Encrypted Boundary"
 _OCTET_STREAM_HEADER = b"\tContent-Type: application/octet-stream\r\n"
 _NTLM_SIGNATURE_LENGTH = 16
+# RFC 4121 wrap tokens with AES: a 16-byte header, the 16-byte encrypted filler copy and a
+# 12-byte checksum; anything far outside that is not a Kerberos WinRM header
+_KERBEROS_HEADER_LENGTHS = range(16, 1025)
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,13 @@ class AuthPolicy:
     ntlm: bool = True
     basic: bool = False
     basic_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Kerberos through Negotiate (raw Kerberos GSS tokens, as pywinrm sends them)
+    kerberos: bool = False
 
     def challenge_headers(self) -> list[str]:
         """WWW-Authenticate values of a 401, in the order Windows sends them."""
         values = []
-        if self.ntlm:
+        if self.ntlm or self.kerberos:
             values.append("Negotiate")
         if self.basic:
             values.append('Basic realm="WSMAN"')
@@ -92,11 +102,45 @@ class AuthRejected(Exception):
     """The credentials were wrong (answered with 401); never carries the secret."""
 
 
-class NtlmSession:
-    """One connection's NTLM acceptor context and its message sealing."""
+def kerberos_acceptor_available() -> str | None:
+    """None when a Kerberos acceptor can be built, else why not."""
+    # pyspnego's GSSAPI path needs both bindings (pyspnego[kerberos])
+    try:
+        import gssapi  # noqa: F401
+        import krb5  # noqa: F401
+    except ImportError as error:
+        return f"pyspnego's Kerberos needs the gssapi and krb5 packages ({error})"
+    return None
+
+
+def is_ntlm_token(token: bytes) -> bool:
+    return token.startswith(b"NTLMSSP\x00")
+
+
+#: DER of the Kerberos v5 GSS mechanism OID 1.2.840.113554.1.2.2 (RFC 1964 section 1.1):
+#: an initial context token is [APPLICATION 0] { this OID, the AP-REQ }
+_KRB5_MECH_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+
+
+def is_kerberos_token(token: bytes) -> bool:
+    if not token.startswith(b"\x60"):
+        return False
+    # skip the outer DER length (short or long form) to reach the mechanism OID
+    if len(token) < 2:
+        return False
+    first = token[1]
+    offset = 2 + (first & 0x7F if first & 0x80 else 0)
+    return token[offset : offset + len(_KRB5_MECH_OID)] == _KRB5_MECH_OID
+
+
+class _AcceptorSession:
+    """One connection's acceptor context (pyspnego) and its WinRM message sealing
+    ([MS-WSMV] 2.2.9.1: the same multipart layout for NTLM and Kerberos)."""
+
+    protocol = ""
 
     def __init__(self) -> None:
-        self._context = spnego.server(protocol="ntlm")
+        self._context = spnego.server(protocol=self.protocol, service="HTTP")
 
     @property
     def complete(self) -> bool:
@@ -113,10 +157,13 @@ class NtlmSession:
             # The exception text names the failing check, never the password.
             raise AuthRejected(type(error).__name__) from None
 
+    def _header_length_ok(self, length: int) -> bool:
+        raise NotImplementedError
+
     def seal(self, message: bytes) -> bytes:
         """``message`` as an encrypted multipart body (the reply to an encrypted request)."""
-        wrapped = self._context.wrap(message, encrypt=True).data
-        signature, sealed = wrapped[:_NTLM_SIGNATURE_LENGTH], wrapped[_NTLM_SIGNATURE_LENGTH:]
+        wrapped = self._context.wrap_winrm(message)
+        signature, sealed = wrapped.header, wrapped.data
         return (
             _BOUNDARY + b"\r\n"
             b"\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
@@ -150,16 +197,34 @@ class NtlmSession:
         if len(payload) < 4:
             raise ValueError("the encrypted payload is truncated")
         (signature_length,) = struct.unpack("<i", payload[:4])
-        if signature_length != _NTLM_SIGNATURE_LENGTH or len(payload) < 4 + signature_length:
+        if not self._header_length_ok(signature_length) or len(payload) < 4 + signature_length:
             raise ValueError("the encrypted payload has a bad signature length")
+        header, sealed = payload[4 : 4 + signature_length], payload[4 + signature_length :]
         try:
-            message = self._context.unwrap(payload[4:]).data
+            message = self._context.unwrap_winrm(header, sealed)
         except spnego.exceptions.SpnegoError as error:
             problem = f"the encrypted payload does not verify ({type(error).__name__})"
             raise ValueError(problem) from None
         if len(message) != int(length_text):
             raise ValueError("the decrypted length differs from the stated length")
         return bytes(message)
+
+
+class NtlmSession(_AcceptorSession):
+    protocol = "ntlm"
+
+    def _header_length_ok(self, length: int) -> bool:
+        return length == _NTLM_SIGNATURE_LENGTH
+
+
+class KerberosSession(_AcceptorSession):
+    """Accepts an AP-REQ in one step; the AP-REP it returns goes back to the client in the
+    success reply's WWW-Authenticate (mutual authentication, which pywinrm requires)."""
+
+    protocol = "kerberos"
+
+    def _header_length_ok(self, length: int) -> bool:
+        return length in _KERBEROS_HEADER_LENGTHS
 
 
 def is_encrypted_content_type(content_type: str) -> bool:

@@ -19,8 +19,12 @@ from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
     AuthPolicy,
     AuthRejected,
+    KerberosSession,
     NtlmSession,
     is_encrypted_content_type,
+    is_kerberos_token,
+    is_ntlm_token,
+    kerberos_acceptor_available,
     ntlm_user_file_configured,
     parse_authorization,
 )
@@ -271,7 +275,9 @@ class _WsmanHandler(BaseHTTPRequestHandler):
     server: _HttpServer
 
     def setup(self) -> None:
-        self.ntlm: NtlmSession | None = None
+        self.ntlm: NtlmSession | KerberosSession | None = None
+        #: the acceptor's last token (Kerberos AP-REP), sent with the next reply
+        self.mutual_token: str | None = None
         self.endpoint = self.server.endpoint
         self.endpoint.connections.add(self.request)
         try:
@@ -383,7 +389,7 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization")
         if header:
             scheme, token = parse_authorization(header)
-            if scheme in ("ntlm", "negotiate") and policy.ntlm:
+            if scheme in ("ntlm", "negotiate") and (policy.ntlm or policy.kerberos):
                 return self._ntlm_step("NTLM" if scheme == "ntlm" else "Negotiate", token, settings)
             if scheme == "basic" and policy.basic:
                 user = policy.check_basic(token)
@@ -404,15 +410,28 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         except binascii.Error:
             return self._reject()
         is_negotiate_message = raw[:8] == b"NTLMSSP\x00" and raw[8:12] == b"\x01\x00\x00\x00"
+        policy = self.endpoint.auth
+        kerberos = is_kerberos_token(raw)
+        if (kerberos and not policy.kerberos) or (is_ntlm_token(raw) and not policy.ntlm):
+            return self._reject()
+        if not kerberos and not is_ntlm_token(raw):
+            return self._reject()
         try:
-            if is_negotiate_message or self.ntlm is None or self.ntlm.complete:
+            if kerberos:
+                # an AP-REQ always starts a new context (one leg)
+                self.ntlm = KerberosSession()
+            elif is_negotiate_message or self.ntlm is None or self.ntlm.complete:
                 self.ntlm = NtlmSession()
             reply_token = self.ntlm.step(raw)
         except AuthRejected as rejected:
             log.debug("NTLM rejected from %s: %s", self.client_address[0], rejected)
             return self._reject()
         except Exception:
-            log.warning("NTLM acceptor failed (is NTLM_USER_FILE set?)", exc_info=True)
+            log.warning(
+                "%s acceptor failed (is NTLM_USER_FILE or KRB5_KTNAME set?)",
+                "Kerberos" if kerberos else "NTLM",
+                exc_info=True,
+            )
             return self._reject()
         if not self.ntlm.complete:
             challenge = base64.b64encode(reply_token or b"").decode("ascii")
@@ -420,6 +439,8 @@ class _WsmanHandler(BaseHTTPRequestHandler):
             return None
         if settings.force_401:
             return self._reject()
+        if reply_token:
+            self.mutual_token = f"{scheme} " + base64.b64encode(reply_token).decode("ascii")
         return self.ntlm.username
 
     def _reject(self) -> str | None:
@@ -443,6 +464,9 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         www_authenticate: list[str] | None = None,
     ) -> None:
         self.send_response(status)
+        if www_authenticate is None and self.mutual_token is not None:
+            www_authenticate = [self.mutual_token]
+        self.mutual_token = None
         for value in www_authenticate or []:
             self.send_header("WWW-Authenticate", value)
         self.send_header("Content-Type", content_type)
@@ -541,6 +565,9 @@ class WsmanServer:
                     "NTLM authentication needs the NTLM_USER_FILE environment variable to name"
                     " an existing file (see write_ntlm_user_file)"
                 )
+            unavailable = kerberos_acceptor_available() if self._auth.kerberos else None
+            if unavailable:
+                raise RuntimeError(f"Kerberos authentication cannot be accepted: {unavailable}")
             if self._tls is not None:
                 self._ssl_context = self._tls.server_context()
             self._open_listener()
