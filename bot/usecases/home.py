@@ -85,7 +85,8 @@ def check_prompt(ctx: BotContext, user: str, host: str | None = None) -> CheckPr
             "you need the viewer role to run checks; ask a wsusbot admin to add you "
             "to [roles] viewers",
         )
-    channels = ctx.authorizer.allowed_channels()
+    # the first channel of [slack] channels, as configured (the operators' own, usually)
+    channels = ctx.services.settings.slack.channels
     first = channels[0] if channels else None
     return CheckPrompt(metadata="home", host=host[:255] if host else None, channel=first)
 
