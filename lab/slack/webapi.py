@@ -111,6 +111,11 @@ class WebApi:
             "apps.connections.open": self._apps_connections_open,
         }
 
+    @property
+    def methods(self) -> frozenset[str]:
+        """The Web API methods this Slack answers (any other is ``unknown_method``)."""
+        return frozenset(self._methods)
+
     # -- dispatch -------------------------------------------------------------------------
 
     def call(self, method: str, params: JsonDict, bearer: str | None) -> ApiResponse:
