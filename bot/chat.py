@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.views import ChatMessage, HomeView
+from bot.views import ChatMessage, HomeView, Modal
 from checks.errors import WsusbotError
 
 #: Slack error codes that mean "the bot cannot post there" (invite it, or pick a channel)
@@ -31,7 +31,7 @@ class ChatError(WsusbotError):
 
 
 class Chat(Protocol):
-    """Post / update / reply in thread / ephemeral / upload / home, in view models."""
+    """Post / update / reply in thread / ephemeral / upload / home / modal, in view models."""
 
     def post(self, channel: str, message: ChatMessage, *, thread_ts: str | None = None) -> str:
         """Post (in a thread when ``thread_ts``); returns the first message's ts."""
@@ -42,7 +42,20 @@ class Chat(Protocol):
     def ephemeral(self, channel: str, user: str, message: ChatMessage) -> None: ...
 
     def upload(
-        self, channel: str, *, thread_ts: str | None, filename: str, content: str, title: str
-    ) -> None: ...
+        self,
+        channel: str,
+        *,
+        thread_ts: str | None,
+        filename: str,
+        content: str | bytes,
+        title: str,
+    ) -> None:
+        """Share a file (text or bytes, e.g. a PNG) in the channel, or in a thread."""
+        ...
 
     def publish_home(self, user: str, view: HomeView) -> None: ...
+
+    def open_modal(self, trigger_id: str, modal: Modal) -> None:
+        """Open a modal for the user whose click or shortcut issued ``trigger_id`` (Slack
+        accepts it for 3 seconds)."""
+        ...

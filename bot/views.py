@@ -7,6 +7,7 @@ status and wording come from the Finding, the approval record or the use case.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +88,9 @@ class ApprovalView:
     error: str | None = None
     #: the decision buttons' opaque token; None = the card shows no buttons
     token: str | None = None
+    #: why the requester asked for the fix, and why it was denied (typed in a modal)
+    request_reason: str | None = None
+    deny_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +157,51 @@ class HistoryView:
 
 @dataclass(frozen=True, slots=True)
 class HomeView:
-    """The App Home tab; ``allowed`` False = the viewer role is missing."""
+    """The App Home tab; ``allowed`` False = the viewer role is missing.
+
+    ``pending`` are the open fix requests an approver may decide here (each card carries
+    a decision token bound to this viewer's Home); ``failing`` the hosts whose latest check
+    failed; ``notice`` a line for the viewer (why their last action from the Home did not
+    run, or what it started)."""
 
     rows: tuple[HistoryRow, ...]
     allowed: bool = True
+    pending: tuple[ApprovalView, ...] = ()
+    #: open requests not shown (beyond what the Home lists)
+    pending_more: int = 0
+    failing: tuple[HistoryRow, ...] = ()
+    notice: str | None = None
+
+
+class PromptKind(enum.StrEnum):
+    """What a reason modal is asked for."""
+
+    REQUEST = "request"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonPrompt:
+    """A modal asking why, before a fix is requested or a request denied. ``metadata``
+    is opaque to the renderer: it travels through Slack and back with the submission."""
+
+    kind: PromptKind
+    host: str
+    fix: FixMeta
+    metadata: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPrompt:
+    """The "Check a host" modal: a host name and the channel to post the result in."""
+
+    metadata: str
+    host: str | None = None
+    channel: str | None = None
+
+
+#: every modal a use case may open
+Modal = ReasonPrompt | CheckPrompt
 
 
 #: everything a use case may post or update in a conversation

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 CHANNEL = "C0WSUS"
+#: what the operator types in the "Request a fix" modal
+DEMO_REASON = "the lab check failed; fixing it as the demo"
 OPERATOR, APPROVER, VIEWER = "U0OPER", "U0APPR", "U0VIEWER"
 
 
@@ -116,6 +118,22 @@ def _first_fix_button(message: Any) -> str | None:
     return None
 
 
+def _with_reason(slack: Any, message_ts: str, action: str) -> None:
+    """Click "Request fix", then answer the modal the bot opens asking why."""
+    from bot.slack import ids
+
+    def modals() -> list[Any]:
+        return [v for v in slack.views(OPERATOR) if v.kind == "modal" and not v.closed]
+
+    before = {v.id for v in modals()}
+    slack.click_button(OPERATOR, CHANNEL, message_ts, action)
+    modal = _wait(lambda: next((v for v in modals() if v.id not in before), None), timeout=10)
+    values = {
+        ids.REASON_BLOCK: {ids.REASON_INPUT: {"type": "plain_text_input", "value": DEMO_REASON}}
+    }
+    slack.submit_view(OPERATOR, modal.id, values)
+
+
 def _demo_fix(console: Console, slack: Any, hosts: list[str]) -> None:
     """The first executable fix proposed: requested by the operator, approved by another."""
     for host in hosts:
@@ -127,7 +145,8 @@ def _demo_fix(console: Console, slack: Any, hosts: list[str]) -> None:
         console.print(
             f"\n[green]{OPERATOR}[/green] clicks [bold]Request fix[/bold] ({fix}) on {host}"
         )
-        slack.click_button(OPERATOR, CHANNEL, message.ts, action)
+        _with_reason(slack, message.ts, action)
+        console.print(f"[green]{OPERATOR}[/green] says why: [italic]{DEMO_REASON}[/italic]")
         card = _in_thread(slack, message.ts, lambda m, f=fix: m.text.startswith(f"fix {f} "))
         _show(console, "wsusbot (in thread)", card)
         console.print(f"[green]{APPROVER}[/green] clicks [bold]Approve[/bold]")

@@ -11,7 +11,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.chat import ChatError
 from bot.slack.blocks import Message, render
 from bot.slack.blocks.home import home_view
-from bot.views import ChatMessage, HomeView
+from bot.slack.blocks.modals import modal_view
+from bot.views import ChatMessage, HomeView, Modal
 
 
 def _translate(exc: SlackClientError) -> ChatError:
@@ -60,8 +61,16 @@ class SlackChat:
             raise _translate(exc) from None
 
     def upload(
-        self, channel: str, *, thread_ts: str | None, filename: str, content: str, title: str
+        self,
+        channel: str,
+        *,
+        thread_ts: str | None,
+        filename: str,
+        content: str | bytes,
+        title: str,
     ) -> None:
+        # files_upload_v2 is Slack's current flow: files.getUploadURLExternal, a POST of
+        # the bytes, files.completeUploadExternal (https://api.slack.com/messaging/files#upload)
         try:
             self.client.files_upload_v2(
                 channel=channel,
@@ -69,6 +78,7 @@ class SlackChat:
                 filename=filename,
                 content=content,
                 title=title,
+                alt_txt=title if isinstance(content, bytes) else None,
             )
         except SlackClientError as exc:
             raise _translate(exc) from None
@@ -76,5 +86,11 @@ class SlackChat:
     def publish_home(self, user: str, view: HomeView) -> None:
         try:
             self.client.views_publish(user_id=user, view=home_view(view))
+        except SlackClientError as exc:
+            raise _translate(exc) from None
+
+    def open_modal(self, trigger_id: str, modal: Modal) -> None:
+        try:
+            self.client.views_open(trigger_id=trigger_id, view=modal_view(modal))
         except SlackClientError as exc:
             raise _translate(exc) from None

@@ -113,6 +113,23 @@ class DigestStore:
             stalled = {str(h): [str(c) for c in causes] for h, causes in row.stalled.items()}
             return PreviousRun(row.slot, row.created_at, stalled)
 
+    def runs_since(self, digest_id: str, since: datetime) -> list[PreviousRun]:
+        """Every run of ``digest_id`` from ``since`` on, oldest first (the chart's data)."""
+        query = (
+            select(DigestRun)
+            .where(DigestRun.digest_id == digest_id, DigestRun.created_at >= since)
+            .order_by(DigestRun.created_at, DigestRun.id)
+        )
+        with self._db.session() as session:
+            return [
+                PreviousRun(
+                    row.slot,
+                    row.created_at,
+                    {str(h): [str(c) for c in causes] for h, causes in row.stalled.items()},
+                )
+                for row in session.execute(query).scalars()
+            ]
+
     def slots(self, digest_id: str) -> list[str]:
         query = select(DigestSlot.slot).where(DigestSlot.digest_id == digest_id)
         with self._db.session() as session:

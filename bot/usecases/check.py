@@ -16,7 +16,6 @@ from bot.views import (
     Checking,
     FixButton,
     HistoryView,
-    HomeView,
     Notice,
     Refusal,
     ReportDetails,
@@ -35,7 +34,6 @@ NOT_A_MEMBER_TEXT = "I am not in this channel: invite me with `/invite @wsusbot`
 HISTORY_ROWS = 15
 #: beyond a check's own deadline: the time to record and post its verdict
 CHECK_LEASE_MARGIN = timedelta(seconds=30)
-HOME_ROWS = 200
 
 
 def refuse(
@@ -225,17 +223,3 @@ def interrupt_orphaned_checks(ctx: BotContext, *, at_startup: bool = False) -> i
 
 def history(ctx: BotContext, host: str) -> HistoryView:
     return HistoryView(host, history_rows(ctx.services.runs.history(host, limit=HISTORY_ROWS)))
-
-
-def home(ctx: BotContext, user: str) -> HomeView:
-    """The App Home of ``user``: the latest verdict per host, for viewers only."""
-    if not ctx.authorizer.has(user, Role.VIEWER):
-        return HomeView((), allowed=False)
-    return HomeView(history_rows(ctx.services.runs.latest_per_host(limit=HOME_ROWS)))
-
-
-def publish_home(ctx: BotContext, user: str) -> None:
-    try:
-        ctx.chat.publish_home(user, home(ctx, user))
-    except ChatError as exc:
-        log.warning("views.publish for %s failed: %s", user, exc.code)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from bot.chat import ChatError
 from bot.config import DigestConfig
 from bot.digest.causes import Digest
+from bot.digest.chart import CauseHistory, cause_history, chart_filename, render_png
 from bot.digest.export import csv_filename, to_csv
 from bot.digest.gather import gather
 from bot.digest.trend import Trend, compare
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 #: the scheduler's misfire grace time (bot.scheduling) plus a minute of clock skew
 MISFIRE_LOOKBACK = timedelta(seconds=3600 + 60)
 CHECK_BUTTON_TTL = timedelta(days=7)
+#: the chart's period: stalled clients by cause, one bar a day
+CHART_DAYS = 30
 SCHEDULER_USER = "scheduler"
 
 #: tells the user who typed ``/wsus digest`` what went wrong (an ephemeral reply)
@@ -194,8 +197,22 @@ async def _build_and_post(
         return DigestOutcome(found, trend, slot, None, csv_text)
     ts: str | None = None
     if stalled or digest.post_when_healthy:
+        since = now - timedelta(days=CHART_DAYS)
+        earlier = await asyncio.to_thread(store.runs_since, digest.id, since)
+        # the stored history plus the run being posted (recorded after the post)
+        runs = [(run.created_at, run.stalled) for run in earlier]
+        runs.append((now, {host: [c.value for c in causes] for host, causes in stalled.items()}))
+        history = cause_history(digest.id, runs, now, days=CHART_DAYS)
         ts = await asyncio.to_thread(
-            _post, ctx, digest, found, trend, channel=channel, csv_text=csv_text, now=now
+            _post,
+            ctx,
+            digest,
+            found,
+            trend,
+            channel=channel,
+            csv_text=csv_text,
+            now=now,
+            history=history,
         )
     await asyncio.to_thread(
         store.record_run,
@@ -231,6 +248,7 @@ def _post(
     channel: str,
     csv_text: str | None,
     now: datetime,
+    history: CauseHistory,
 ) -> str:
     message: DigestView | HealthyDigestView
     if not found.stalled:
@@ -263,7 +281,31 @@ def _post(
             log.error(
                 "digest %s: the CSV upload failed: %s", digest.id, _slack_problem(channel, exc)
             )
+    if found.stalled:
+        _upload_chart(ctx, digest, history, channel=channel, ts=ts, now=now)
     return ts
+
+
+def _upload_chart(
+    ctx: BotContext,
+    digest: DigestConfig,
+    history: CauseHistory,
+    *,
+    channel: str,
+    ts: str,
+    now: datetime,
+) -> None:
+    """The 30-day chart in the digest's thread; a failure costs the picture, not the post."""
+    try:
+        ctx.chat.upload(
+            channel,
+            thread_ts=ts,
+            filename=chart_filename(digest.id, now),
+            content=render_png(history),
+            title=f"Stalled clients by cause, last {len(history.days)} days",
+        )
+    except ChatError as exc:
+        log.error("digest %s: the chart upload failed: %s", digest.id, _slack_problem(channel, exc))
 
 
 def _token(ctx: BotContext, digest: DigestConfig, host: str, channel: str, now: datetime) -> str:

@@ -166,7 +166,19 @@ def find_button(
     message: Message, action_id: str, value: str | None, block_id: str | None
 ) -> tuple[str, JsonDict]:
     """The (block_id, element) of the clickable element on a stored message."""
-    for block in message.blocks:
+    found = find_element(message.blocks, action_id, value, block_id)
+    if found is None:
+        described = f"{action_id!r}" + (f" with value {value!r}" if value is not None else "")
+        raise LookupError(f"no element {described} on message {message.ts} in {message.channel}")
+    return found
+
+
+def find_element(
+    blocks: list[JsonDict], action_id: str, value: str | None, block_id: str | None
+) -> tuple[str, JsonDict] | None:
+    """The (block_id, element) of a clickable element among ``blocks`` (a message's or a
+    view's), or None."""
+    for block in blocks:
         if block_id is not None and block.get("block_id") != block_id:
             continue
         candidates: list[Any] = (
@@ -181,8 +193,25 @@ def find_button(
             if value is not None and element.get("value") != value:
                 continue
             return str(block.get("block_id", "")), element
-    described = f"{action_id!r}" + (f" with value {value!r}" if value is not None else "")
-    raise LookupError(f"no element {described} on message {message.ts} in {message.channel}")
+    return None
+
+
+def _action(element: JsonDict, block_id: str, action_ts: str) -> JsonDict:
+    action: JsonDict = {
+        "action_id": element.get("action_id"),
+        "block_id": block_id,
+        "type": element.get("type", "button"),
+        "action_ts": action_ts,
+    }
+    for key in ("text", "value", "style", "confirm"):
+        if key in element:
+            action[key] = copy.deepcopy(element[key])
+    return action
+
+
+def _user(workspace: Workspace, user_id: str) -> JsonDict:
+    user = workspace.require_user(user_id)
+    return {"id": user.id, "username": user.name, "name": user.name, "team_id": workspace.team_id}
 
 
 def block_actions_payload(
@@ -284,4 +313,62 @@ def events_api_payload(workspace: Workspace, event: JsonDict, *, event_id: str) 
             }
         ],
         "is_ext_shared_channel": False,
+    }
+
+
+def view_block_actions_payload(
+    workspace: Workspace,
+    user_id: str,
+    view: JsonDict,
+    block_id: str,
+    element: JsonDict,
+    *,
+    trigger_id: str,
+    action_ts: str,
+) -> JsonDict:
+    """A click on a view (the Home tab or a modal): the container names the view, there
+    is no channel and no response_url
+    (https://api.slack.com/reference/interaction-payloads/block-actions)."""
+    return {
+        "type": "block_actions",
+        "user": _user(workspace, user_id),
+        "api_app_id": workspace.app_id,
+        "token": "lab-verification-token",
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": trigger_id,
+        "team": {"id": workspace.team_id, "domain": workspace.team_domain},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": copy.deepcopy(view),
+        "actions": [_action(element, block_id, action_ts)],
+    }
+
+
+def message_action_payload(
+    workspace: Workspace,
+    user_id: str,
+    message: Message,
+    callback_id: str,
+    *,
+    response_url: str,
+    trigger_id: str,
+    action_ts: str,
+) -> JsonDict:
+    """A message shortcut: ``type: message_action`` with the message, its channel and a
+    response_url (https://api.slack.com/reference/interaction-payloads/shortcuts)."""
+    channel = workspace.require_channel(message.channel)
+    return {
+        "type": "message_action",
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+        "action_ts": action_ts,
+        "message_ts": message.ts,
+        "response_url": response_url,
+        "team": {"id": workspace.team_id, "domain": workspace.team_domain},
+        "user": _user(workspace, user_id),
+        "channel": {"id": channel.id, "name": channel.name},
+        "message": message.to_api(),
+        "token": "lab-verification-token",
+        "is_enterprise_install": False,
+        "enterprise": None,
     }

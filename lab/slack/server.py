@@ -31,7 +31,10 @@ from lab.slack.deliveries import (
     block_actions_payload,
     events_api_payload,
     find_button,
+    find_element,
+    message_action_payload,
     slash_command_payload,
+    view_block_actions_payload,
     view_submission_payload,
 )
 from lab.slack.http_delivery import signed_request
@@ -317,6 +320,8 @@ class LocalSlack:
         # Show the reply before recording the ack, so a test that waited for the ack sees it.
         if isinstance(payload, dict) and not delivery.acked:
             self._apply_ack_payload(delivery, payload)
+        if not delivery.acked:
+            self._settle_view(delivery, payload if isinstance(payload, dict) else {})
         delivery.record_ack(payload if isinstance(payload, dict) else None)
         event = self._ack_events.get(delivery.id)
         if event is not None:
@@ -385,6 +390,8 @@ class LocalSlack:
                 payload = _ack_body_payload(body) if resp.status == 200 else None
                 if payload is not None:
                     self._apply_ack_payload(delivery, payload)
+                if resp.status == 200 and not delivery.acked:
+                    self._settle_view(delivery, payload or {})
                 delivery.record_ack(payload, http_status=resp.status, http_body=body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             delivery.record_error(f"http delivery failed: {type(exc).__name__}")
@@ -398,6 +405,26 @@ class LocalSlack:
         if "text" not in payload and "blocks" not in payload:
             return
         self._record_response(delivery, None, payload, source="ack")
+
+    def _settle_view(self, delivery: Delivery, payload: JsonDict) -> None:
+        """A view_submission's ack decides the modal's fate, as in Slack
+        (https://api.slack.com/surfaces/modals#updating_response): ``errors`` keeps it
+        open showing them, ``update`` replaces it, ``clear`` or a bare ack closes it."""
+        if delivery.payload.get("type") != "view_submission":
+            return
+        view_id = str((delivery.payload.get("view") or {}).get("id", ""))
+        action = payload.get("response_action")
+        with self._state.lock:
+            view = self._state.views.get(view_id)
+            if view is None:
+                return
+            if action == "errors" and isinstance(payload.get("errors"), dict):
+                view.errors.append(copy.deepcopy(payload["errors"]))
+            elif action == "update" and isinstance(payload.get("view"), dict):
+                view.versions.append(view.view)
+                view.view = copy.deepcopy(payload["view"])
+            else:
+                view.closed = True
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         target = self._response_targets.get(request.match_info["delivery_id"])
@@ -637,8 +664,10 @@ class LocalSlack:
         """`user` presses Submit on an open modal; `values` is `state.values` as Slack sends it."""
         with self._state.lock:
             view = self._state.views.get(view_id)
-            if view is None or view.kind != "modal":
+            if view is None or view.kind != "modal" or view.closed:
                 raise LookupError(f"no open modal {view_id}")
+            if view.user != user:
+                raise LookupError(f"modal {view_id} is open for {view.user}, not {user}")
             view_api = {
                 **copy.deepcopy(view.view),
                 "id": view.id,
@@ -660,6 +689,112 @@ class LocalSlack:
             tamper=tamper,
         )
         return self._dispatch(delivery, retry=False)
+
+    def click_view_button(
+        self,
+        user: str,
+        view_id: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+        *,
+        mode: Mode = "socket",
+    ) -> Delivery:
+        """`user` clicks an element on a view of theirs (their Home tab, an open modal)."""
+        self.workspace.require_user(user)
+        with self._state.lock:
+            view = self._state.views.get(view_id)
+            if view is None or view.closed or view.user != user:
+                raise LookupError(f"{user} has no open view {view_id}")
+            view_api = {
+                **copy.deepcopy(view.view),
+                "id": view.id,
+                "hash": view.hash,
+                "team_id": self.workspace.team_id,
+            }
+        blocks = view_api.get("blocks") if isinstance(view_api.get("blocks"), list) else []
+        found = find_element(blocks or [], action_id, value, block_id)
+        if found is None:
+            raise LookupError(f"no element {action_id!r} on view {view_id}")
+        found_block_id, element = found
+        action_ts = self._state.clock.next()
+        delivery = self._new_delivery(
+            mode=mode,
+            envelope_type="interactive",
+            user=user,
+            channel="",
+            build=lambda _response_url, trigger_id: view_block_actions_payload(
+                self.workspace,
+                user,
+                view_api,
+                found_block_id,
+                element,
+                trigger_id=trigger_id,
+                action_ts=action_ts,
+            ),
+            accepts_response_payload=False,
+            has_response_url=False,
+            original_ts=None,
+            tamper="none",
+        )
+        return self._dispatch(delivery, retry=False)
+
+    def message_shortcut(
+        self,
+        user: str,
+        channel: str,
+        message_ts: str,
+        callback_id: str,
+        *,
+        mode: Mode = "socket",
+    ) -> Delivery:
+        """`user` picks the app's message shortcut `callback_id` on a message."""
+        channel_id = self.workspace.require_channel(channel).id
+        self.workspace.require_user(user)
+        with self._state.lock:
+            message = self._state.find_message(channel_id, message_ts)
+            if message is None:
+                raise LookupError(f"no message {message_ts} in {channel_id}")
+            message = copy.deepcopy(message)
+        action_ts = self._state.clock.next()
+        delivery = self._new_delivery(
+            mode=mode,
+            envelope_type="interactive",
+            user=user,
+            channel=channel_id,
+            build=lambda response_url, trigger_id: message_action_payload(
+                self.workspace,
+                user,
+                message,
+                callback_id,
+                response_url=response_url,
+                trigger_id=trigger_id,
+                action_ts=action_ts,
+            ),
+            accepts_response_payload=False,
+            has_response_url=True,
+            original_ts=None,
+            tamper="none",
+        )
+        return self._dispatch(delivery, retry=False)
+
+    def post_as_user(
+        self, user: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> Message:
+        """A person writes a message in a channel (the bot only sees it if asked to)."""
+        channel_id = self.workspace.require_channel(channel).id
+        self.workspace.require_user(user)
+        with self._state.lock:
+            message = Message(
+                channel=channel_id,
+                ts=self._state.clock.next(),
+                user=user,
+                text=text,
+                blocks=[],
+                thread_ts=thread_ts,
+            )
+            self._state.add_message(message)
+            return copy.deepcopy(message)
 
     def send_event(self, user: str, event: JsonDict, *, mode: Mode = "socket") -> Delivery:
         """Deliver an Events API event (e.g. `app_home_opened`) on behalf of `user`."""

@@ -79,6 +79,8 @@ class View:
     hash: str
     versions: list[JsonDict] = field(default_factory=list)
     closed: bool = False
+    #: the ``errors`` of each submission the app answered with ``response_action: errors``
+    errors: list[JsonDict] = field(default_factory=list)
 
 
 @dataclass

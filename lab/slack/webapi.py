@@ -111,6 +111,11 @@ class WebApi:
             "apps.connections.open": self._apps_connections_open,
         }
 
+    @property
+    def methods(self) -> frozenset[str]:
+        """The Web API methods this Slack answers (any other is ``unknown_method``)."""
+        return frozenset(self._methods)
+
     # -- dispatch -------------------------------------------------------------------------
 
     def call(self, method: str, params: JsonDict, bearer: str | None) -> ApiResponse:
@@ -285,6 +290,8 @@ class WebApi:
         blocks = view.get("blocks", [])
         if not isinstance(blocks, list) or len(blocks) > 100:
             raise ApiError("invalid_arguments")
+        if view.get("type") == "modal":
+            _check_modal(view, blocks)
         return copy.deepcopy(view)
 
     def _new_view(self, user: str, view: JsonDict, kind: str) -> View:
@@ -429,6 +436,33 @@ class WebApi:
 
     def _apps_connections_open(self, _params: JsonDict) -> JsonDict:
         return {"url": self._open_socket_url()}
+
+
+def _text_within(value: Any, limit: int) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "plain_text"
+        and 0 < len(str(value.get("text") or "")) <= limit
+    )
+
+
+def _check_modal(view: JsonDict, blocks: list[Any]) -> None:
+    """Slack's rules for a modal (https://api.slack.com/reference/surfaces/views): a
+    plain-text title of at most 24 characters; submit and close likewise; a submit
+    button whenever the modal has an input block; private_metadata at most 3,000
+    characters and callback_id at most 255."""
+    if not _text_within(view.get("title"), 24):
+        raise ApiError("invalid_arguments")
+    for key in ("submit", "close"):
+        if key in view and not _text_within(view[key], 24):
+            raise ApiError("invalid_arguments")
+    has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+    if has_input and "submit" not in view:
+        raise ApiError("invalid_arguments")
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        raise ApiError("invalid_arguments")
+    if len(str(view.get("callback_id") or "")) > 255:
+        raise ApiError("invalid_arguments")
 
 
 def _require(params: JsonDict, name: str) -> str:

@@ -18,13 +18,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from bot.chat import ChatError
-from bot.views import ChatMessage, HomeView
+from bot.views import ChatMessage, HomeView, Modal
 
 T = TypeVar("T")
 V = TypeVar("V")
 
-CallKind = Literal["post", "update", "ephemeral", "upload", "publish_home"]
-KINDS: tuple[CallKind, ...] = ("post", "update", "ephemeral", "upload", "publish_home")
+CallKind = Literal["post", "update", "ephemeral", "upload", "publish_home", "open_modal"]
+KINDS: tuple[CallKind, ...] = (
+    "post",
+    "update",
+    "ephemeral",
+    "upload",
+    "publish_home",
+    "open_modal",
+)
 
 #: where FakeClock starts unless told otherwise (the checks' test factories use this day)
 START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -138,7 +145,13 @@ class FakeChat:
         self._call("ephemeral", channel=channel, message=message, user=user)
 
     def upload(
-        self, channel: str, *, thread_ts: str | None, filename: str, content: str, title: str
+        self,
+        channel: str,
+        *,
+        thread_ts: str | None,
+        filename: str,
+        content: str | bytes,
+        title: str,
     ) -> None:
         self._call(
             "upload",
@@ -150,6 +163,9 @@ class FakeChat:
 
     def publish_home(self, user: str, view: HomeView) -> None:
         self._call("publish_home", channel=None, message=view, user=user)
+
+    def open_modal(self, trigger_id: str, modal: Modal) -> None:
+        self._call("open_modal", channel=None, message=modal, extra={"trigger_id": trigger_id})
 
 
 class FakeClock:

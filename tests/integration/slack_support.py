@@ -131,3 +131,58 @@ def buttons(message: Any) -> list[dict[str, Any]]:
         if block.get("type") == "actions":
             found.extend(e for e in block.get("elements", []) if e.get("type") == "button")
     return found
+
+
+def reason_values(reason: str) -> dict[str, Any]:
+    """``view.state.values`` of a reason modal, as Slack sends it."""
+    return {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
+
+
+def check_values(host: str, channel: str | None) -> dict[str, Any]:
+    """``view.state.values`` of the "Check a host" modal."""
+    return {
+        "host": {"host_input": {"type": "plain_text_input", "value": host}},
+        "channel": {
+            "channel_input": {"type": "conversations_select", "selected_conversation": channel}
+        },
+    }
+
+
+def modal_ids(slack: LocalSlack, user: str) -> set[str]:
+    return {v.id for v in slack.views(user) if v.kind == "modal"}
+
+
+def new_modal(
+    slack: LocalSlack, user: str, callback_id: str, before: set[str], timeout: float = 10.0
+) -> Any:
+    """The modal the bot opened for `user` (callback_id) since `before` was taken."""
+
+    def find() -> Any:
+        for view in slack.views(user):
+            if (
+                view.kind == "modal"
+                and view.id not in before
+                and not view.closed
+                and view.view.get("callback_id") == callback_id
+            ):
+                return view
+        return None
+
+    return slack.wait_for(find, timeout=timeout, description=f"modal {callback_id} for {user}")
+
+
+def through_modal(
+    slack: LocalSlack,
+    user: str,
+    open_it: Any,
+    callback_id: str,
+    values: dict[str, Any],
+) -> Any:
+    """Click what opens a modal (``open_it()`` returns the delivery), then submit it with
+    ``values``; returns the submission's delivery once acked."""
+    before = modal_ids(slack, user)
+    open_it().wait_ack(5)
+    modal = new_modal(slack, user, callback_id, before)
+    delivery = slack.submit_view(user, modal.id, values)
+    delivery.wait_ack(5)
+    return delivery

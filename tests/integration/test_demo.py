@@ -15,6 +15,7 @@ def test_demo_checks_every_host_and_runs_an_approved_fix(
     for host in ("wsus01", "xp01", "srv03", "xp02", "win10"):
         assert f"/wsus check {host}" in out
     assert "wsus01: FAIL" in out
+    assert "says why" in out
     assert "clicks Approve" in out
     assert "succeeded" in out
     assert "server.selfupdate_http: pass" in out

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from bot.config import load_settings
+from bot.digest import chart as chart_module
 from bot.runtime import BotRuntime
 from bot.store.audit import AuditAction, AuditLog
 from bot.store.db import normalise_url
@@ -146,11 +148,22 @@ def test_digest_names_the_stalled_clients_by_cause_then_shows_the_trend(tmp_path
         [message] = lab.digests()
         assert message.ts == outcome.ts
         files = lab.slack.files()
-        assert len(files) == 1
-        upload = files[0]
-        assert upload.filename.endswith(".csv")
+        assert sorted(f.filename.rsplit(".", 1)[-1] for f in files) == ["csv", "png"]
+        (upload,) = [f for f in files if f.filename.endswith(".csv")]
         assert upload.content is not None
         assert csv_by_cause(upload.content.decode("utf-8")) == expected
+        # the chart went through files.getUploadURLExternal + upload + completeUploadExternal
+        # into the digest's thread, a real PNG of the chart's size
+        (chart,) = [f for f in files if f.filename.endswith(".png")]
+        assert chart.thread_ts == message.ts
+        assert chart.channel == DIGEST_CHANNEL
+        assert chart.content is not None
+        assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+        image = Image.open(io.BytesIO(chart.content))
+        assert (image.format, image.size) == ("PNG", (chart_module.WIDTH, chart_module.HEIGHT))
+        methods = [c.method for c in lab.slack.calls() if c.method.startswith("files.")]
+        assert methods.count("files.getUploadURLExternal") == 2
+        assert methods.count("files.completeUploadExternal") == 2
         text = str(message.blocks)
         for cause in expected:
             assert f"'cause:{cause}'" in text

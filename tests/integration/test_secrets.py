@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.integration.slack_support import CHANNEL, blocks_text, slack_lab
+from tests.integration.slack_support import (
+    CHANNEL,
+    blocks_text,
+    reason_values,
+    slack_lab,
+    through_modal,
+)
 
 
 def test_no_secret_in_db_messages_logs_or_json(
@@ -24,9 +30,15 @@ def test_no_secret_in_db_messages_logs_or_json(
         ]
         lab.command("U0OPER", "check xp01").wait_ack(5)
         result = lab.final_message("xp01")
-        lab.slack.click_button(
-            "U0OPER", CHANNEL, result.ts, "fix_request:client.restart_wuauserv"
-        ).wait_ack(5)
+        through_modal(
+            lab.slack,
+            "U0OPER",
+            lambda: lab.slack.click_button(
+                "U0OPER", CHANNEL, result.ts, "fix_request:client.restart_wuauserv"
+            ),
+            "fix_request_reason",
+            reason_values("the service is stopped"),
+        )
         card = lab.slack.wait_for(
             lambda: next(
                 (

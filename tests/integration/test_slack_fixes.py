@@ -28,7 +28,9 @@ from tests.integration.slack_support import (
     TestClock,
     blocks_text,
     buttons,
+    reason_values,
     slack_lab,
+    through_modal,
 )
 
 OPER, APPR, APPR2, NOBODY = "U0OPER", "U0APPR", "U0APPR2", "U0NOBODY"
@@ -39,10 +41,29 @@ def checked(lab: SlackLab, host: str) -> Any:
     return lab.final_message(host)
 
 
-def request(lab: SlackLab, host: str, fix: str, user: str = OPER) -> Any:
+REASON = "WSUS clients in building 4 stopped reporting"
+
+
+def request(lab: SlackLab, host: str, fix: str, user: str = OPER, reason: str = REASON) -> Any:
     result = checked(lab, host)
-    lab.slack.click_button(user, CHANNEL, result.ts, f"fix_request:{fix}").wait_ack(5)
+    through_modal(
+        lab.slack,
+        user,
+        lambda: lab.slack.click_button(user, CHANNEL, result.ts, f"fix_request:{fix}"),
+        "fix_request_reason",
+        reason_values(reason),
+    )
     return card(lab, result.ts, fix)
+
+
+def deny(lab: SlackLab, user: str, message: Any, reason: str) -> Any:
+    return through_modal(
+        lab.slack,
+        user,
+        lambda: click(lab, user, message, "approval_deny"),
+        "fix_deny_reason",
+        reason_values(reason),
+    )
 
 
 def card(
@@ -87,8 +108,13 @@ def test_request_approve_run_recheck(tmp_path: Path, capsys: pytest.CaptureFixtu
         click(lab, APPR, requested, "approval_approve").wait_ack(5)
         done = card(lab, requested.thread_ts, "client.restart_wuauserv", "succeeded")
         text = blocks_text(done.blocks)
-        assert "Before:" in text
-        assert "After:" in text
+        (fields,) = [b["fields"] for b in done.blocks if b.get("block_id") == "before_after"]
+        before, after = (f["text"] for f in fields)
+        # readable key: value lines, the changed value in bold, no Python dict repr
+        assert before == "*Before*\n`wuauserv.state`: Stopped\n`wuauserv.start_mode`: Auto"
+        assert after == "*After*\n`wuauserv.state`: *Running*\n`wuauserv.start_mode`: Auto"
+        assert "{" not in before + after
+        assert REASON in text
         assert "client.services: pass" in text
         assert not buttons(done)
         assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 1
@@ -132,9 +158,12 @@ def test_self_approval_non_approver_and_deny(tmp_path: Path) -> None:
         assert "approver role" in text
         text = refusal_for(lab, click(lab, OPER, own, "approval_approve"))
         assert "approver role" in text
-        click(lab, APPR2, own, "approval_deny").wait_ack(5)
+        deny(lab, APPR2, own, "restart it in the maintenance window instead")
         denied = card(lab, own.thread_ts, "client.restart_wuauserv", "denied")
         assert not buttons(denied)
+        shown = blocks_text(denied.blocks)
+        assert "restart it in the maintenance window instead" in shown
+        assert REASON in shown
         assert fix_runs(lab, "xp01", "fix_restart_wuauserv") == 0
         assert actions(lab).count("fix_refused") == 3
 
@@ -271,10 +300,19 @@ def test_restart_between_approval_and_execution_interrupts(
 def test_request_fix_twice_opens_one_request(tmp_path: Path) -> None:
     with slack_lab("wuauserv_stopped", tmp_path, roles__operators=[OPER, APPR2]) as lab:
         first = request(lab, "xp01", "client.restart_wuauserv")
-        again = lab.slack.click_button(
-            APPR2, CHANNEL, first.thread_ts, "fix_request:client.restart_wuauserv"
+        through_modal(
+            lab.slack,
+            APPR2,
+            lambda: lab.slack.click_button(
+                APPR2, CHANNEL, first.thread_ts, "fix_request:client.restart_wuauserv"
+            ),
+            "fix_request_reason",
+            reason_values("me too"),
         )
-        assert "already open" in refusal_for(lab, again)
+        told = lab.slack.wait_for(
+            lambda: lab.slack.ephemerals(CHANNEL, APPR2) or None, description="refusal"
+        )
+        assert "already open" in told[-1].text
         assert lab.runtime.ctx is not None
         assert len(ApprovalStore(lab.runtime.ctx.services.db).in_states(State.REQUESTED)) == 1
 

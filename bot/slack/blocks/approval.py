@@ -3,12 +3,15 @@ buttons while a decision is still open."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
     ConfirmObject,
     PlainTextObject,
+    SectionBlock,
 )
 
 from bot.slack import ids
@@ -31,7 +34,12 @@ CONFIRM_TEXT_LIMIT = 300
 #: before/after values shown per side
 VALUES_SHOWN = 12
 VALUE_LIMIT = 100
+#: Slack's limit for one section field's text
+#: (https://api.slack.com/reference/block-kit/blocks#section)
+FIELD_LIMIT = 2000
 ERROR_LIMIT = 800
+#: a reason typed in a modal (at most 500 characters) as shown on the card
+REASON_LIMIT = 600
 
 STATE_EMOJI = {
     "requested": ":hourglass:",
@@ -96,12 +104,55 @@ def approval_buttons(fix: FixMeta, token: str) -> list[ButtonElement]:
     ]
 
 
-def _values(data: dict[str, object] | None) -> str:
+def _flatten(data: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested probe state as dotted ``key: value`` pairs (``wuauserv.Status: Running``)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            pairs.extend(_flatten(value, name + "."))
+        else:
+            pairs.append((name, _plain(value)))
+    return pairs
+
+
+def _plain(value: object) -> str:
+    if value is None or value == {}:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "(empty)"
+    return str(value)
+
+
+def _state_field(title: str, data: dict[str, object] | None, other: dict[str, str]) -> str:
+    """One side of the Before/After fields; on the After side a changed value is bold."""
     if not data:
-        return "—"
-    return ", ".join(
-        f"{escape_clipped(str(k), VALUE_LIMIT)}={escape_clipped(str(v), VALUE_LIMIT)}"
-        for k, v in list(data.items())[:VALUES_SHOWN]
+        return f"*{title}*\n—"
+    pairs = _flatten(data)
+    lines = []
+    for key, value in pairs[:VALUES_SHOWN]:
+        shown = escape_clipped(value, VALUE_LIMIT)
+        if other and other.get(key) != value:
+            shown = f"*{shown}*"
+        lines.append(f"`{escape_clipped(key, VALUE_LIMIT)}`: {shown}")
+    if len(pairs) > VALUES_SHOWN:
+        lines.append(f"… and {len(pairs) - VALUES_SHOWN} more")
+    return clip(f"*{title}*\n" + "\n".join(lines), FIELD_LIMIT)
+
+
+def before_after(view: ApprovalView) -> SectionBlock | None:
+    """Before and After side by side as two section fields, one ``key: value`` a line."""
+    if view.before is None and view.after is None:
+        return None
+    before = dict(_flatten(view.before)) if view.before else {}
+    return SectionBlock(
+        block_id=ids.BEFORE_AFTER_BLOCK,
+        fields=[
+            md(_state_field("Before", view.before, {})),
+            md(_state_field("After", view.after, before)),
+        ],
     )
 
 
@@ -113,6 +164,8 @@ def _request_lines(view: ApprovalView) -> list[str]:
         f"*Requested by:* {mention(view.requested_by)} · "
         f"*expires:* {view.expires_at:%Y-%m-%d %H:%M} UTC",
     ]
+    if view.request_reason:
+        lines.append(f"*Reason:* {escape_clipped(view.request_reason, REASON_LIMIT)}")
     if fix.risk is Risk.MANUAL:
         lines.append("*Runbook (the bot does not run this fix):*")
         lines += [f"{n}. {escape(step)}" for n, step in enumerate(fix.runbook, 1)]
@@ -128,9 +181,9 @@ def _request_lines(view: ApprovalView) -> list[str]:
 
 def _result_lines(view: ApprovalView) -> list[str]:
     lines = []
-    if view.before is not None or view.after is not None:
-        lines.append(f"*Before:* {_values(view.before)}")
-        lines.append(f"*After:* {_values(view.after)}")
+    if view.deny_reason:
+        who = f" ({mention(view.decided_by)})" if view.decided_by else ""
+        lines.append(f"*Denied because*{who}: {escape_clipped(view.deny_reason, REASON_LIMIT)}")
     if view.verification:
         lines.append("*Re-check:* " + " · ".join(escape(v) for v in view.verification))
     if view.error:
@@ -150,6 +203,9 @@ def approval_card(view: ApprovalView) -> Message:
         section("\n".join(_request_lines(view))),
         context(f"approval `{view.approval_id}` · {status}"),
     ]
+    fields = before_after(view)
+    if fields is not None:
+        blocks.append(fields)
     result = _result_lines(view)
     if result:
         blocks.append(section("\n".join(result)))

@@ -1,9 +1,21 @@
-"""The App Home tab: the latest verdict of each host, worst first."""
+"""The App Home tab: a "Check a host" button, the fix requests waiting for this approver
+(Approve/Deny), the hosts whose latest check failed (a Check button each), then the latest
+verdict of each host, worst first. A Home view holds at most 100 blocks
+(https://api.slack.com/reference/surfaces/views)."""
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, DividerBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    DividerBlock,
+    PlainTextObject,
+    SectionBlock,
+)
 
+from bot.slack import ids
+from bot.slack.blocks.approval import approval_buttons
 from bot.slack.blocks.common import (
     BLOCKS_PER_VIEW,
     EMOJI,
@@ -12,24 +24,95 @@ from bot.slack.blocks.common import (
     context,
     escape,
     header,
+    md,
+    mention,
     section,
 )
-from bot.views import HomeView
+from bot.views import ApprovalView, HistoryRow, HomeView
 
 #: at most this many hosts a section (fewer when their lines are long)
 HOSTS_PER_SECTION = 20
 #: one host's line: its name, time and failing checks
 LINE_LIMIT = 600
 NO_ROLE_TEXT = "you need the viewer role to see host verdicts here"
+#: the open requests and failing hosts shown with buttons (the rest are counted)
+PENDING_SHOWN = 10
+FAILING_SHOWN = 15
+
+
+def _pending(approval: ApprovalView) -> list[Block]:
+    fix = approval.fix
+    text = (
+        f"*{escape(fix.title)}* on *{escape(approval.host)}* (risk: *{fix.risk.value}*)\n"
+        f"requested by {mention(approval.requested_by)} · "
+        f"expires {approval.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    if approval.request_reason:
+        text += f"\n_Reason:_ {escape(clip(approval.request_reason, 500))}"
+    blocks: list[Block] = [section(text)]
+    if approval.token is not None:
+        blocks.append(
+            ActionsBlock(
+                block_id=ids.HOME_PENDING_BLOCK_PREFIX + approval.approval_id,
+                elements=approval_buttons(fix, approval.token),
+            )
+        )
+    return blocks
+
+
+def _failing(row: HistoryRow) -> SectionBlock:
+    text = f"{EMOJI[row.verdict]} *{escape(row.host)}* · {row.finished_at:%Y-%m-%d %H:%M} UTC"
+    if row.failing:
+        text += f"\n{escape(clip(row.failing, LINE_LIMIT))}"
+    return SectionBlock(
+        text=md(text),
+        # the value only fills in the modal: the submission resolves the host again
+        accessory=ButtonElement(
+            text=PlainTextObject(text="Check"), action_id=ids.HOME_CHECK, value=row.host[:128]
+        ),
+    )
+
+
+def _actions_part(view: HomeView) -> list[Block]:
+    blocks: list[Block] = []
+    if view.notice:
+        blocks.append(section(f":information_source: {escape(clip(view.notice, 1000))}"))
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Check a host"),
+                    action_id=ids.HOME_CHECK_HOST,
+                    style="primary",
+                )
+            ]
+        )
+    )
+    if view.pending:
+        total = len(view.pending) + view.pending_more
+        blocks += [DividerBlock(), header(f"Fix requests waiting for a decision ({total})")]
+        shown = view.pending[:PENDING_SHOWN]
+        for approval in shown:
+            blocks += _pending(approval)
+        more = view.pending_more + len(view.pending) - len(shown)
+        if more:
+            blocks.append(context(f"… and {more} more: decide them on their cards"))
+    if view.failing:
+        blocks += [DividerBlock(), header(f"Failing hosts ({len(view.failing)})")]
+        blocks += [_failing(row) for row in view.failing[:FAILING_SHOWN]]
+        if len(view.failing) > FAILING_SHOWN:
+            blocks.append(context(f"… and {len(view.failing) - FAILING_SHOWN} more"))
+    return blocks
 
 
 def home_view_blocks(view: HomeView) -> list[Block]:
     if not view.allowed:
         return [section(f":no_entry: {escape(NO_ROLE_TEXT)}")]
-    blocks: list[Block] = [
+    blocks: list[Block] = _actions_part(view)
+    blocks += [
+        DividerBlock(),
         header("WSUS self-update: latest verdicts"),
         context("Latest check of each host. `/wsus check &lt;host&gt;` runs a new one."),
-        DividerBlock(),
     ]
     if not view.rows:
         blocks.append(section("No host has been checked yet."))

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 #: the user name audit rows carry for what the bot does on its own
 BOT_USER = "wsusbot"
+#: where the requester's reason is kept: the approval's context JSON (no migration), a
+#: key without a dot so it can never be taken for a facts path
+REASON_KEY = "reason"
+#: the longest reason kept (the modal refuses more; a tampered client is cut here)
+REASON_MAX = 500
 #: how long a fix's lease lasts unless renewed; due work (every 15 s) interrupts a fix
 #: whose lease lapsed, so a dead replica's fix is reported within LEASE + 15 s < 60 s
 LEASE = timedelta(seconds=30)
@@ -106,15 +111,30 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+def facts_of(approval: ApprovalRecord) -> dict[str, Any]:
+    """The host facts the request recorded (its context without the reason)."""
+    return {k: v for k, v in approval.context.items() if k != REASON_KEY}
+
+
+def clean_reason(text: str | None) -> str | None:
+    """A typed reason trimmed and cut to REASON_MAX; None when empty."""
+    if text is None:
+        return None
+    cleaned = " ".join(text.split())[:REASON_MAX]
+    return cleaned or None
+
+
 def card(
     approval: ApprovalRecord, fix: FixMeta, *, token: str | None = None, **changes: Any
 ) -> ApprovalView:
     """The approval card for a record; ``changes`` override what the record says."""
     current = tuple(
         f"{path.rsplit('.', 1)[-1]}={value}"
-        for path, value in approval.context.items()
+        for path, value in facts_of(approval).items()
         if path.count(".") and value is not None
     )
+    reason = approval.context.get(REASON_KEY)
+    denied = (approval.result or {}).get("deny_reason")
     values: dict[str, Any] = {
         "approval_id": approval.id,
         "host": approval.host,
@@ -126,6 +146,8 @@ def card(
         "decided_by": approval.decided_by,
         "error": approval.error,
         "token": token,
+        "request_reason": str(reason) if reason else None,
+        "deny_reason": str(denied) if denied else None,
     }
     if approval.result:
         values["before"] = approval.result.get("before")

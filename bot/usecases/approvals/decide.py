@@ -4,6 +4,7 @@ first, then one compare-and-set that only the first decision wins."""
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
 from bot.auth import Role
@@ -15,6 +16,7 @@ from bot.usecases.approvals.common import (
     about,
     already,
     approvals,
+    clean_reason,
     lease_values,
     refuse_fix,
     reload,
@@ -23,6 +25,7 @@ from bot.usecases.approvals.common import (
 )
 from bot.usecases.approvals.execute import execute, recheck_after_runbook
 from bot.usecases.context import BotContext
+from bot.views import PromptKind, ReasonPrompt
 from checks.fixes import FixMeta, Risk, get_fix
 
 
@@ -32,18 +35,56 @@ class Decision(enum.StrEnum):
     DONE = "done"
 
 
-def decide(
-    ctx: BotContext, *, user: str, channel: str, decision: Decision, token_value: str
-) -> str | None:
-    """Returns a refusal text (shown to the user alone), or None when decided."""
+def _approval_of(
+    ctx: BotContext, user: str, channel: str, token_value: str
+) -> str | ApprovalRecord:
     token = valid_token(ctx, token_value, TokenKind.APPROVAL, channel)
     approval_id = str(token.payload.get("approval", "")) if token else ""
     approval = approvals(ctx).get(approval_id) if token else None
     if token is None or approval is None or approval.host != token.host:
         return refuse_fix(ctx, user, "that approval button is not valid (unknown or tampered)")
+    return approval
+
+
+def _may_deny(ctx: BotContext, user: str, approval: ApprovalRecord) -> bool:
+    return ctx.authorizer.has(user, Role.APPROVER) or user == approval.requested_by
+
+
+def prepare_deny(
+    ctx: BotContext, *, user: str, channel: str, token_value: str, origin: dict[str, str]
+) -> str | ReasonPrompt:
+    """A Deny (or Cancel) click: the reason modal to open, or why it cannot be denied.
+    ``origin`` (where the click came from) travels in the modal's metadata."""
+    approval = _approval_of(ctx, user, channel, token_value)
+    if isinstance(approval, str):
+        return approval
+    if not _may_deny(ctx, user, approval):
+        return refuse_fix(
+            ctx, user, "only an approver (or the requester) can deny this fix", **about(approval)
+        )
+    if approval.state is not State.REQUESTED:
+        return already(ctx, approval.id)
+    metadata = json.dumps({**origin, "token": token_value}, separators=(",", ":"))
+    return ReasonPrompt(PromptKind.DENY, approval.host, get_fix(approval.fix_id), metadata)
+
+
+def decide(
+    ctx: BotContext,
+    *,
+    user: str,
+    channel: str,
+    decision: Decision,
+    token_value: str,
+    reason: str | None = None,
+) -> str | None:
+    """Returns a refusal text (shown to the user alone), or None when decided. ``reason``
+    (typed in the deny modal) is kept with a denial and audited."""
+    approval = _approval_of(ctx, user, channel, token_value)
+    if isinstance(approval, str):
+        return approval
     fix = get_fix(approval.fix_id)
     if decision is Decision.DENY:
-        return _deny(ctx, user, approval)
+        return _deny(ctx, user, approval, clean_reason(reason))
     if decision is Decision.DONE:
         return _mark_done(ctx, user, approval, fix)
     return _approve(ctx, user, approval, fix)
@@ -56,6 +97,7 @@ def _decide_once(
     new: State,
     action: AuditAction,
     outcome: str,
+    detail: str | None = None,
     **values: Any,
 ) -> bool:
     """requested -> ``new`` by compare-and-set, audited; False when someone was first."""
@@ -66,18 +108,32 @@ def _decide_once(
         approval.id, State.REQUESTED, new, decided_by=user, decided_at=now, **values
     ):
         return False
-    ctx.record(AuditRecord(time=now, user=user, action=action, outcome=outcome, **about(approval)))
+    ctx.record(
+        AuditRecord(
+            time=now, user=user, action=action, outcome=outcome, detail=detail, **about(approval)
+        )
+    )
     return True
 
 
-def _deny(ctx: BotContext, user: str, approval: ApprovalRecord) -> str | None:
-    if not (ctx.authorizer.has(user, Role.APPROVER) or user == approval.requested_by):
+def _deny(ctx: BotContext, user: str, approval: ApprovalRecord, reason: str | None) -> str | None:
+    if not _may_deny(ctx, user, approval):
         return refuse_fix(
             ctx, user, "only an approver (or the requester) can deny this fix", **about(approval)
         )
     if approval.expires_at <= ctx.now() and expire(ctx, approval):
         return refuse_fix(ctx, user, "this request had already expired", **about(approval))
-    if not _decide_once(ctx, user, approval, State.DENIED, AuditAction.FIX_DENIED, "denied"):
+    if not _decide_once(
+        ctx,
+        user,
+        approval,
+        State.DENIED,
+        AuditAction.FIX_DENIED,
+        "denied",
+        detail=f"reason: {reason}" if reason else None,
+        # the approval's result JSON holds the reason: a denied fix has no other result
+        result={"deny_reason": reason} if reason else None,
+    ):
         return already(ctx, approval.id)
     update_card(ctx, reload(ctx, approval.id))
     return None

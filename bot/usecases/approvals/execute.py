@@ -15,6 +15,7 @@ from bot.usecases.approvals.common import (
     BOT_USER,
     about,
     approvals,
+    facts_of,
     lease_kept,
     lease_values,
     reload,
@@ -111,7 +112,7 @@ async def _run(ctx: BotContext, approval_id: str) -> None:
             channel=approval.channel,
             thread_ts=approval.thread_ts or approval.message_ts,
             requested_by=user,
-            before=dict(approval.context),
+            before=facts_of(approval),
         )
         note += f"; a follow-up check runs in {minutes} minutes (self-update takes 6-10)"
     await asyncio.to_thread(update_card, ctx, fresh, note=note)

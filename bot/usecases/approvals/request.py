@@ -3,18 +3,30 @@ the result's thread, naming what will change and what the host shows now."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from bot.auth import Role
 from bot.chat import ChatError
 from bot.store.approvals import State
 from bot.store.audit import AuditAction, AuditRecord
-from bot.store.tokens import TokenKind
-from bot.usecases.approvals.common import approvals, card, dig, refuse_fix, valid_token
+from bot.store.tokens import TokenData, TokenKind
+from bot.usecases.approvals.common import (
+    REASON_KEY,
+    approvals,
+    card,
+    clean_reason,
+    dig,
+    refuse_fix,
+    valid_token,
+)
 from bot.usecases.context import BotContext
+from bot.views import PromptKind, ReasonPrompt
 from checks.errors import UsageError
-from checks.fixes import get_fix
+from checks.fixes import FixMeta, get_fix
+from handlers.target import HostTarget
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +34,10 @@ log = logging.getLogger(__name__)
 TOKEN_GRACE = timedelta(days=7)
 
 
-def request_fix(
-    ctx: BotContext, *, user: str, channel: str, message_ts: str, fix_id: str, token_value: str
-) -> str | None:
-    """Returns a refusal text (shown to the user alone), or None when the card is posted."""
+def _checked(
+    ctx: BotContext, *, user: str, channel: str, fix_id: str, token_value: str
+) -> str | tuple[TokenData, FixMeta, HostTarget]:
+    """The button's token, fix and host once every check passed; or the refusal text."""
     token = valid_token(ctx, token_value, TokenKind.FIX_REQUEST, channel)
     if token is None or token.payload.get("fix") != fix_id:
         return refuse_fix(
@@ -57,6 +69,44 @@ def request_fix(
         target = ctx.services.inventory.resolve(host)
     except UsageError as exc:
         return refuse_fix(ctx, user, str(exc), host=host, fix=fix_id)
+    return token, fix, target
+
+
+def prepare_request(
+    ctx: BotContext, *, user: str, channel: str, fix_id: str, token_value: str, message_ts: str
+) -> str | ReasonPrompt:
+    """A "Request fix" click: the reason modal to open, or why nothing can be requested
+    (the same checks :func:`request_fix` makes again when the modal is submitted)."""
+    checked = _checked(ctx, user=user, channel=channel, fix_id=fix_id, token_value=token_value)
+    if isinstance(checked, str):
+        return checked
+    _token, fix, target = checked
+    metadata = json.dumps(
+        {"token": token_value, "fix": fix.id, "channel": channel, "ts": message_ts},
+        separators=(",", ":"),
+    )
+    return ReasonPrompt(PromptKind.REQUEST, target.name, fix, metadata)
+
+
+def request_fix(
+    ctx: BotContext,
+    *,
+    user: str,
+    channel: str,
+    message_ts: str,
+    fix_id: str,
+    token_value: str,
+    reason: str | None = None,
+) -> str | None:
+    """Returns a refusal text (shown to the user alone), or None when the card is posted.
+    ``reason`` (typed in the request modal) is kept with the approval and audited."""
+    checked = _checked(ctx, user=user, channel=channel, fix_id=fix_id, token_value=token_value)
+    if isinstance(checked, str):
+        return checked
+    token, fix, target = checked
+    host = token.host or ""
+    now = ctx.now()
+    reason = clean_reason(reason)
     # one request per check result: a double click or a second operator must not open two
     marker = f"fix_request:{token_value}"
     if not ctx.services.markers.claim(marker, now, token.expires_at):
@@ -69,7 +119,10 @@ def request_fix(
             fix=fix_id,
         )
     facts = ctx.services.runs.previous_facts(target.name) or {}
-    context = {path: dig(facts, path) for path in fix.card_facts}
+    facts_seen = {path: dig(facts, path) for path in fix.card_facts}
+    context: dict[str, Any] = dict(facts_seen)
+    if reason:
+        context[REASON_KEY] = reason
     expiry = timedelta(minutes=ctx.services.settings.approvals.expiry_minutes)
     approval = approvals(ctx).create(
         host=target.name,
@@ -121,8 +174,9 @@ def request_fix(
             host=approval.host,
             fix=fix.id,
             approval=approval.id,
-            before=context or None,
+            before=facts_seen or None,
             outcome="requested",
+            detail=f"reason: {reason}" if reason else None,
         )
     )
     return None

@@ -179,7 +179,13 @@ def assert_within_limits(blocks: list[dict[str, Any]], max_blocks: int = 50) -> 
     for block in blocks:
         kind = block["type"]
         if kind == "section":
-            assert len(block["text"]["text"]) <= 3000
+            # a section has text, fields (at most 10, 2,000 characters each), or both
+            assert "text" in block or "fields" in block
+            if "text" in block:
+                assert len(block["text"]["text"]) <= 3000
+            assert len(block.get("fields", [])) <= 10
+            for item in block.get("fields", []):
+                assert len(item["text"]) <= 2000
         elif kind == "header":
             assert len(block["text"]["text"]) <= 150
         elif kind == "context":
@@ -208,7 +214,11 @@ def assert_message_within_limits(message: Message) -> None:
 
 
 def section_texts(message: Message) -> list[str]:
-    return [b["text"]["text"] for b in payload(message)["blocks"] if b["type"] == "section"]
+    return [
+        b["text"]["text"]
+        for b in payload(message)["blocks"]
+        if b["type"] == "section" and "text" in b
+    ]
 
 
 def actions(message: Message) -> list[dict[str, Any]]:
@@ -725,7 +735,7 @@ def test_every_approval_action_id_has_a_listener_pattern(fix: FixMeta) -> None:
     (block,) = actions(approval_card(approval(fix)))
     assert block["block_id"] == ids.APPROVAL_BLOCK
     action_ids = [e["action_id"] for e in block["elements"]]
-    assert all(ids.APPROVAL_PATTERN.match(a) for a in action_ids)
+    assert all(ids.APPROVAL_PATTERN.match(a) or a == ids.APPROVAL_DENY for a in action_ids)
     expected = (
         [ids.APPROVAL_DONE, ids.APPROVAL_DENY]
         if fix.risk is Risk.MANUAL
@@ -767,19 +777,44 @@ def test_decided_card_shows_result() -> None:
     }
     assert blocks[3] == {
         "type": "section",
+        "block_id": ids.BEFORE_AFTER_BLOCK,
+        "fields": [
+            {"type": "mrkdwn", "text": "*Before*\n`AUState`: 5"},
+            {"type": "mrkdwn", "text": "*After*\n`AUState`: *2*"},
+        ],
+    }
+    assert blocks[4] == {
+        "type": "section",
         "text": {
             "type": "mrkdwn",
-            "text": "*Before:* AUState=5\n*After:* AUState=2\n"
-            "*Re-check:* client.au_state: pass · client.detection_stalled: fail\n"
+            "text": "*Re-check:* client.au_state: pass · client.detection_stalled: fail\n"
             "*Error:* boom",
         },
     }
-    assert len(blocks) == 4
+    assert len(blocks) == 5
+
+
+def before_after_fields(message: Message) -> list[str]:
+    (block,) = [b for b in payload(message)["blocks"] if b.get("block_id") == "before_after"]
+    return [field["text"] for field in block["fields"]]
 
 
 def test_before_without_after_shows_a_dash() -> None:
-    texts = section_texts(approval_card(approval(before={"a": 1}, after=None)))
-    assert texts[1] == "*Before:* a=1\n*After:* —"
+    fields = before_after_fields(approval_card(approval(before={"a": 1}, after=None)))
+    assert fields == ["*Before*\n`a`: 1", "*After*\n—"]
+
+
+def test_before_after_are_readable_fields_not_python_dicts() -> None:
+    before = {"wuauserv": {"Status": "Stopped", "StartType": "Manual"}, "Flags": [1, 2]}
+    after = {"wuauserv": {"Status": "Running", "StartType": "Manual"}, "NoAutoUpdate": None}
+    fields = before_after_fields(approval_card(approval(before=before, after=after)))
+    assert fields == [
+        "*Before*\n`wuauserv.Status`: Stopped\n`wuauserv.StartType`: Manual\n`Flags`: 1, 2",
+        "*After*\n`wuauserv.Status`: *Running*\n`wuauserv.StartType`: Manual\n"
+        "`NoAutoUpdate`: *(not set)*",
+    ]
+    assert "{" not in "".join(fields)
+    assert "'" not in "".join(fields)
 
 
 def test_no_result_section_while_requested() -> None:
@@ -811,11 +846,15 @@ def test_approval_card_with_100_keys_shows_12_a_side_and_the_error() -> None:
         approval(state="failed", before=before, after=after, error="E" * 10_000)
     )
     assert_message_within_limits(message)
+    before_field, after_field = before_after_fields(message)
+    assert before_field.split("\n") == [
+        "*Before*",
+        *(f"`k{i:03d}`: {i}" for i in range(VALUES_SHOWN)),
+        f"… and {100 - VALUES_SHOWN} more",
+    ]
+    assert after_field.split("\n")[1] == "`k000`: *1*"
     lines = section_texts(message)[1].split("\n")
-    assert lines[0] == "*Before:* " + ", ".join(f"k{i:03d}={i}" for i in range(VALUES_SHOWN))
-    assert lines[1] == "*After:* " + ", ".join(f"k{i:03d}={i + 1}" for i in range(VALUES_SHOWN))
-    assert lines[2] == "*Error:* " + "E" * 799 + "…"
-    assert len(lines) == 3
+    assert lines == ["*Error:* " + "E" * 799 + "…"]
 
 
 def test_approval_error_is_clipped_before_it_is_shown() -> None:
@@ -888,18 +927,34 @@ def test_home_without_viewer_role_shows_only_the_refusal() -> None:
     assert "secret" not in json.dumps(home_view(view))
 
 
+def verdict_blocks(view: HomeView) -> list[dict[str, Any]]:
+    """The Home's blocks from its "latest verdicts" header on."""
+    blocks = [b.to_dict() for b in home_view_blocks(view)]
+    start = next(
+        i
+        for i, b in enumerate(blocks)
+        if b["type"] == "header" and "latest verdicts" in b["text"]["text"]
+    )
+    return blocks[start:]
+
+
+def test_home_starts_with_a_check_a_host_button() -> None:
+    first = home_view_blocks(HomeView(()))[0].to_dict()
+    assert first["type"] == "actions"
+    assert [e["action_id"] for e in first["elements"]] == [ids.HOME_CHECK_HOST]
+
+
 def test_home_without_rows() -> None:
-    blocks = [b.to_dict() for b in home_view_blocks(HomeView(()))]
+    blocks = verdict_blocks(HomeView(()))
     assert blocks[0] == {
         "type": "header",
         "text": {"type": "plain_text", "text": "WSUS self-update: latest verdicts", "emoji": True},
     }
-    assert blocks[2] == {"type": "divider"}
-    assert blocks[3] == {
+    assert blocks[2] == {
         "type": "section",
         "text": {"type": "mrkdwn", "text": "No host has been checked yet."},
     }
-    assert len(blocks) == 4
+    assert len(blocks) == 3
 
 
 def test_home_rows_worst_first_then_by_host() -> None:
@@ -910,8 +965,8 @@ def test_home_rows_worst_first_then_by_host() -> None:
         row("a-fail", Status.FAIL, "c.b"),
         row("m-unknown", Status.UNKNOWN, "dns"),
     )
-    blocks = [b.to_dict() for b in home_view_blocks(HomeView(rows))]
-    assert blocks[3] == {
+    blocks = verdict_blocks(HomeView(rows))
+    assert blocks[2] == {
         "type": "section",
         "text": {
             "type": "mrkdwn",
@@ -931,7 +986,7 @@ def _home_hosts_accounted(failing: str) -> tuple[dict[str, Any], int, int]:
     shown = sum(
         len(re.findall(r"\*pc\d{4}\.corp\.example\.com\*", b["text"]["text"]))
         for b in blocks
-        if b["type"] == "section"
+        if b["type"] == "section" and "accessory" not in b
     )
     more = re.fullmatch(r"… and (\d+) more hosts", blocks[-1]["elements"][0]["text"])
     assert more is not None
@@ -956,10 +1011,8 @@ def test_home_with_long_failing_lines_loses_no_host() -> None:
 
 
 def test_home_rows_are_escaped() -> None:
-    blocks = [
-        b.to_dict() for b in home_view_blocks(HomeView((row(HOSTILE, Status.FAIL, HOSTILE),)))
-    ]
-    assert blocks[3]["text"]["text"] == (
+    blocks = verdict_blocks(HomeView((row(HOSTILE, Status.FAIL, HOSTILE),)))
+    assert blocks[2]["text"]["text"] == (
         f":x: *{HOSTILE_ESCAPED}* · 2026-11-25 08:00 UTC · {HOSTILE_ESCAPED}"
     )
     assert_blocks_inert([b for b in blocks if b["type"] == "section"])
