@@ -18,14 +18,14 @@ from bot.config import Settings
 from bot.secrets import Secret
 from bot.services import Services
 from bot.slack.chat import SlackChat
-from bot.slack.listeners import actions, commands, digest, home, unknown
+from bot.slack.listeners import actions, batch, commands, digest, home, unknown
 from bot.usecases.context import BotContext
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
 #: ``unknown`` last: it acks any click the others do not match
-LISTENER_MODULES = (commands, actions, home, digest, unknown)
+LISTENER_MODULES = (commands, actions, home, digest, batch, unknown)
 
 
 def build_web_client(settings: Settings, token: Secret) -> WebClient:
