@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.store.audit import AuditLog
 from bot.store.batches import BatchState, BatchStore, StepState
+from bot.usecases.batch.decide import BatchDecision, decide_batch
 from bot.usecases.context import BotContext
 from tests.integration.slack_support import CHANNEL, SlackLab, blocks_text, buttons, slack_lab
 
@@ -79,7 +80,7 @@ def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
             timeout=60,
             description="canary fixed",
         )
-        click(lab, APPR2, requested, "batch_pause", stale=True).wait_ack(5)
+        click(lab, APPR2, requested, "batch_pause").wait_ack(5)
         paused = batch_card(lab, "paused")
         assert {b["action_id"] for b in buttons(paused)} == {"batch_resume", "batch_abort"}
         lab.drain()
@@ -87,13 +88,13 @@ def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
         batch_id = only_batch(lab)
         pending = store(lab).counts(batch_id)[StepState.PENDING]
         assert pending > 0
-        click(lab, APPR, requested, "batch_resume", stale=True).wait_ack(5)
+        click(lab, APPR, requested, "batch_resume").wait_ack(5)
         lab.slack.wait_for(
             lambda: sum(fix_runs(lab, h) for h in CLIENTS) > before or None,
             timeout=60,
             description="resumed hosts",
         )
-        click(lab, APPR, requested, "batch_abort", stale=True).wait_ack(5)
+        click(lab, APPR, requested, "batch_abort").wait_ack(5)
         aborted = batch_card(lab, "aborted")
         lab.drain()
         assert not buttons(aborted)
@@ -110,7 +111,15 @@ def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
         assert audit.count("batch_paused") == 1
         assert audit.count("batch_resumed") == 1
         assert audit.count("batch_aborted") == 1
-        text = refusal_for(lab, click(lab, APPR, requested, "batch_resume", stale=True))
+        token = buttons(paused)[0]["value"]
+        text = decide_batch(
+            ctx_of(lab),
+            user=APPR,
+            channel=CHANNEL,
+            decision=BatchDecision.RESUME,
+            token_value=token,
+        )
+        assert text is not None
         assert "already aborted" in text
 
 
