@@ -2,7 +2,9 @@
 a healthy one, and which checks must FAIL / WARN on which host.
 
 A file holds ``description``, ``expect`` (host -> ``{fail: [...], warn: [...]}``; hosts not
-listed expect neither), ``servers`` and ``clients`` (name -> spec, see :class:`HostSpec`).
+listed expect neither), ``servers`` and ``clients`` (name -> spec, see :class:`HostSpec`),
+and optionally ``scale: {like, prefix}``: ``<name>+<N>`` is the scenario with N more
+clients made like ``like`` (named ``<prefix>001``…), expected to fail the same way.
 Host state is a deep merge of the spec's ``state`` onto the healthy template (``null``
 deletes a key). Times are relative to the lab clock: ``now``, ``now-45d``, ``now+26h``,
 ``now-1d6h``; they are resolved when a probe answers.
