@@ -6,6 +6,7 @@ user as is, so it says what was wrong and what to type instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,13 +15,19 @@ from checks.errors import UsageError
 
 MAX_TEXT = 500
 
-Verb = Literal["check", "help", "history", "checks", "digest"]
+Verb = Literal["check", "help", "history", "checks", "digest", "fix"]
+
+_FIX_ID = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+", re.ASCII)
+_GROUP = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
 class SlashCommand:
     verb: Verb
     host: str | None = None
+    #: ``fix``: the fix id and the inventory group it runs on
+    fix: str | None = None
+    group: str | None = None
 
 
 USAGE = (
@@ -28,6 +35,7 @@ USAGE = (
     "`/wsus history <host>` its last checks · "
     "`/wsus checks` the catalogue · "
     "`/wsus digest` post the stalled self-update digest here · "
+    "`/wsus fix <fix-id> group <name>` one approval for a fix on a group's hosts · "
     "`/wsus help`"
 )
 
@@ -59,7 +67,23 @@ def parse(text: str | None) -> SlashCommand:
             raise UsageError(f"`/wsus {verb}` takes exactly one host, e.g. `/wsus {verb} wsus01`")
         host = validate_host_argument(args[0])
         return SlashCommand("check" if verb == "check" else "history", host)
+    if verb == "fix":
+        return _fix(args)
     raise UsageError(f"unknown sub-command `{_shown(verb)}`. {USAGE}")
+
+
+def _fix(args: list[str]) -> SlashCommand:
+    example = "e.g. `/wsus fix client.reset_au_state group lab`"
+    if len(args) != 3 or args[1].lower() != "group":
+        raise UsageError(f"`/wsus fix` takes a fix id, `group` and a group name, {example}")
+    fix, group = args[0].lower(), args[2]
+    if not _FIX_ID.fullmatch(fix):
+        raise UsageError(f"`{_shown(args[0])}` is not a fix id (see `/wsus checks`), {example}")
+    if not _GROUP.fullmatch(group):
+        raise UsageError(
+            f"`{_shown(group)}` is not a group name (letters, digits, '-', '_', '.'), {example}"
+        )
+    return SlashCommand("fix", fix=fix, group=group)
 
 
 def _no_args(verb: str, args: list[str]) -> None:

@@ -179,6 +179,23 @@ class ApprovalsConfig(Section):
     followup_minutes: int | None = Field(None, ge=1)
 
 
+class BatchConfig(Section):
+    """Defaults of a batch fix's plan (docs/config.md, ``[batch]``)."""
+
+    #: hosts fixed (and verified) first, alone; nothing else runs unless they pass
+    canary: int = Field(1, ge=1, le=10)
+    wave_size: int = Field(10, ge=1, le=500)
+    #: a wave halts the batch when more than this many of its hosts fail
+    failure_threshold: int = Field(1, ge=0, le=500)
+    pause_between_waves_s: float = Field(30.0, ge=0, le=24 * 3600)
+    #: hosts of a wave fixed at the same time
+    concurrency: int = Field(5, ge=1, le=100)
+    #: one host's fix and re-check together, past which the host counts as failed
+    host_deadline_s: float = Field(300.0, gt=0, le=3600)
+    #: the most hosts one batch may hold
+    max_hosts: int = Field(500, ge=1, le=5000)
+
+
 class DigestConfig(Section):
     id: str
     channel: str
@@ -241,6 +258,7 @@ class Settings(Section):
     slack: SlackConfig = SlackConfig()
     roles: RolesConfig = RolesConfig()
     approvals: ApprovalsConfig = ApprovalsConfig()
+    batch: BatchConfig = BatchConfig()
     digests: tuple[DigestConfig, ...] = ()
     metrics: MetricsConfig = MetricsConfig()
     #: where the config was read from (relative paths in it are resolved against it)

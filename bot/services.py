@@ -22,6 +22,7 @@ from bot.observability.winrm import MeteredWinrmClient
 from bot.secrets import Secret, read_secret
 from bot.store.approvals import ApprovalStore
 from bot.store.audit import AuditLog
+from bot.store.batches import BatchStore
 from bot.store.check_posts import CheckPostStore
 from bot.store.db import Database
 from bot.store.digests import DigestStore
@@ -63,6 +64,7 @@ class Services:
     audit: AuditLog = field(init=False)
     tokens: TokenStore = field(init=False)
     approvals: ApprovalStore = field(init=False)
+    batches: BatchStore = field(init=False)
     digests: DigestStore = field(init=False)
     check_posts: CheckPostStore = field(init=False)
     thresholds: Thresholds = field(init=False)
@@ -75,6 +77,7 @@ class Services:
         self.audit = AuditLog(self.db)
         self.tokens = TokenStore(self.db)
         self.approvals = ApprovalStore(self.db)
+        self.batches = BatchStore(self.db)
         self.digests = DigestStore(self.db)
         self.check_posts = CheckPostStore(self.db)
 

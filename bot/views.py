@@ -8,8 +8,8 @@ status and wording come from the Finding, the approval record or the use case.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.digest.causes import Digest, Sighting
@@ -119,6 +119,9 @@ class DigestView:
     trend: Trend
     top: tuple[TopHost, ...]
     csv_attached: bool
+    #: cause id -> the opaque value of its "Fix these hosts" button (causes with a fix
+    #: and hosts the inventory resolves)
+    batch_tokens: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,39 @@ class CheckPrompt:
 Modal = ReasonPrompt | CheckPrompt
 
 
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """A batch fix card: the request (what will run, on which hosts, how), then its
+    progress, updated in place, then its outcome."""
+
+    batch_id: str
+    fix: FixMeta
+    state: str
+    source: str
+    requested_by: str
+    expires_at: datetime
+    #: canary, wave size, failure threshold, pause, concurrency, per-host deadline
+    plan: Mapping[str, float | int]
+    hosts: tuple[str, ...]
+    #: hosts of the group left out, and why (their latest check does not propose the fix)
+    left_out: tuple[str, ...] = ()
+    #: step state -> hosts in it
+    counts: Mapping[str, int] = field(default_factory=dict)
+    waves: int = 0
+    #: the wave running or last run (0 = the canary)
+    wave: int | None = None
+    decided_by: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    #: the last failures, "host: why"
+    failures: tuple[str, ...] = ()
+    #: the buttons shown ("approve", "deny", "pause", "resume", "confirm", "abort")
+    controls: tuple[str, ...] = ()
+    token: str | None = None
+    csv_attached: bool = False
+
+
 #: everything a use case may post or update in a conversation
 ChatMessage = (
     Checking
@@ -216,6 +252,7 @@ ChatMessage = (
     | DigestView
     | HealthyDigestView
     | HistoryView
+    | BatchView
 )
 
 

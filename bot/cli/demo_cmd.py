@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
                 slack.type_command(VIEWER, CHANNEL, "/wsus", f"check {host}")
                 _show(console, "wsusbot", _verdict(slack, host))
             _demo_fix(console, slack, hosts)
+            _demo_batch(console, slack)
             if keep_running:
                 console.print(f"\nlab ready — config {config}; Ctrl-C to stop")
                 _wait_for_signal()
@@ -160,3 +161,39 @@ def _demo_fix(console: Console, slack: Any, hosts: list[str]) -> None:
         _show(console, "wsusbot (in thread)", done)
         return
     console.print("\nno executable fix was proposed in this scenario")
+
+
+#: the demo's batch: one approval for a fix on the lab group's hosts that need it
+BATCH_FIX = "client.restart_wuauserv"
+
+
+def _demo_batch(console: Console, slack: Any) -> None:
+    """A batch fix: requested for the ``lab`` group, approved by a second person, run
+    canary first; the card is the one progress message, the summary is in its thread."""
+    console.print(f"\n[green]{OPERATOR}[/green] types [bold]/wsus fix {BATCH_FIX} group lab[/bold]")
+    slack.type_command(OPERATOR, CHANNEL, "/wsus", f"fix {BATCH_FIX} group lab")
+
+    def batch_card(*states: str) -> Any:
+        return next(
+            (
+                m
+                for m in slack.messages(CHANNEL)
+                if m.text.startswith(f"batch {BATCH_FIX} ")
+                and (not states or m.text.endswith(tuple(f": {s}" for s in states)))
+            ),
+            None,
+        )
+
+    try:
+        card = _wait(lambda: batch_card("requested"), timeout=30)
+    except TimeoutError:
+        refusals = [str(r.body.get("text")) for r in slack.responses()]
+        console.print("no batch was opened: " + (refusals[-1] if refusals else "no answer"))
+        return
+    _show(console, "wsusbot", card)
+    console.print(f"[green]{APPROVER}[/green] clicks [bold]Approve[/bold] on the batch card")
+    slack.click_button(APPROVER, CHANNEL, card.ts, "batch_approve")
+    done = _wait(lambda: batch_card("completed", "halted", "aborted"), timeout=90)
+    _show(console, "wsusbot (the same card, updated in place)", done)
+    summary = _in_thread(slack, done.ts, lambda m: m.text.startswith("batch `"), timeout=30)
+    _show(console, "wsusbot (in thread)", summary)

@@ -73,6 +73,9 @@ def register(app: typer.Typer) -> None:
         host: str | None = typer.Option(None, "--host"),
         since: str | None = typer.Option(None, "--since", help="ISO-8601 time, e.g. 2026-11-25"),
         output: str = typer.Option("json", "--format", help="json or csv"),
+        approval: str | None = typer.Option(
+            None, "--approval", help="one approval or batch id (bat_…): its rows only"
+        ),
     ) -> None:
         """The audit trail: every check, request, approval, run and result."""
         import csv
@@ -87,7 +90,7 @@ def register(app: typer.Typer) -> None:
         name = validate_host_argument(host) if host else None
         services = Services.open(state_of(ctx).require_config("audit"))
         try:
-            records = services.audit.query(host=name, since=moment)
+            records = services.audit.query(host=name, since=moment, approval=approval)
         finally:
             services.close()
         rows = [r.to_json() for r in records]

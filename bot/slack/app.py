@@ -19,7 +19,16 @@ from bot.observability.logs import ContextExecutor
 from bot.secrets import Secret
 from bot.services import Services
 from bot.slack.chat import SlackChat
-from bot.slack.listeners import actions, commands, digest, home, modals, shortcut, unknown
+from bot.slack.listeners import (
+    actions,
+    batch,
+    commands,
+    digest,
+    home,
+    modals,
+    shortcut,
+    unknown,
+)
 from bot.slack.observe import MeteredWebClient, ObservedApp
 from bot.usecases.context import BotContext
 from bot.worker import Worker
@@ -27,7 +36,7 @@ from bot.worker import Worker
 log = logging.getLogger(__name__)
 
 #: ``unknown`` last: it acks any click the others do not match
-LISTENER_MODULES = (commands, actions, home, modals, shortcut, digest, unknown)
+LISTENER_MODULES = (commands, actions, home, modals, shortcut, digest, batch, unknown)
 
 
 def build_web_client(settings: Settings, token: Secret) -> WebClient:

@@ -20,10 +20,21 @@ APPROVAL_PATTERN = re.compile(r"^approval_(approve|done)$")
 #: a digest's top host "Check" button
 DIGEST_CHECK = "digest_check"
 
+#: a digest cause group's "Fix these hosts" button
+BATCH_DIGEST = "batch_digest"
+#: a batch card's buttons
+BATCH_APPROVE = "batch_approve"
+BATCH_DENY = "batch_deny"
+BATCH_PAUSE = "batch_pause"
+BATCH_RESUME = "batch_resume"
+BATCH_ABORT = "batch_abort"
+BATCH_PATTERN = re.compile(r"^batch_(approve|deny|pause|resume|abort)$")
+
 #: block ids the tests and listeners look for
 FIXES_BLOCK = "fixes"
 APPROVAL_BLOCK = "approval"
 BEFORE_AFTER_BLOCK = "before_after"
+BATCH_BLOCK = "batch"
 
 
 def fix_request_action(fix_id: str) -> str:

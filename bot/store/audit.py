@@ -33,6 +33,20 @@ class AuditAction(enum.StrEnum):
     DIGEST_POSTED = "digest_posted"
     #: ``wsusbot digest --now --dry-run``: the estate was read, nothing was posted
     DIGEST_PREVIEWED = "digest_previewed"
+    BATCH_REQUESTED = "batch_requested"
+    BATCH_REFUSED = "batch_refused"
+    BATCH_APPROVED = "batch_approved"
+    BATCH_DENIED = "batch_denied"
+    BATCH_EXPIRED = "batch_expired"
+    BATCH_PAUSED = "batch_paused"
+    BATCH_RESUMED = "batch_resumed"
+    BATCH_ABORTED = "batch_aborted"
+    BATCH_HALTED = "batch_halted"
+    BATCH_COMPLETED = "batch_completed"
+    BATCH_INTERRUPTED = "batch_interrupted"
+    #: one per host step: its outcome (fixed, failed, unverified, skipped)
+    BATCH_HOST = "batch_host"
+    BATCH_FOLLOWUP = "batch_followup"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -179,4 +189,79 @@ class FollowUp(Base):
     __table_args__ = (
         Index("ix_followups_state_due", "state", "due_at"),
         Index("ix_followups_finished", "finished_at"),
+    )
+
+
+class Batch(Base):
+    """One approval for one fix on many hosts: canary, then waves. ``state`` moves only by
+    compare-and-set on (id, state); ``lease_owner`` names the one executor allowed to
+    start host steps (a replica plus a generation, so a Resume retires an old loop)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fix_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(24))
+    #: where the host list came from: "group:<name>" or "digest:<id>:<cause>"
+    source: Mapped[str] = mapped_column(String(255))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    #: canary, wave_size, failure_threshold, pause_s, concurrency, host_deadline_s
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the card buttons' opaque token (the card is redrawn with it as the batch moves)
+    token: Mapped[str | None] = mapped_column(String(64))
+    #: hosts of the source left out at request time (their latest check did not propose it)
+    left_out: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: why the batch stopped on its own (canary failed, threshold exceeded), or was stopped
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: who paused / resumed / aborted / confirmed last, for the card
+    actor: Mapped[str | None] = mapped_column(String(255))
+    lease_owner: Mapped[str | None] = mapped_column(String(96))
+    lease_until: Mapped[datetime | None]
+    #: the summary and the follow-up summary are posted once (claimed by compare-and-set)
+    summary_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+    followups_posted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_batches_state", "state"),)
+
+
+class BatchHost(Base):
+    """One host's step in a batch: ``pending -> started -> fixed | failed | unverified``,
+    or ``pending -> skipped``. Claimed by compare-and-set, so a host runs at most once; a
+    step found ``started`` after a crash is never run again (its outcome is unknown)."""
+
+    __tablename__ = "batch_hosts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    #: the order hosts run in; wave 0 is the canary
+    position: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: the executor that claimed the step
+    owner: Mapped[str | None] = mapped_column(String(96))
+    #: facts before the fix (the follow-up's 24-hour rule compares LastWaitTimeout)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    detail: Mapped[str | None] = mapped_column(Text)
+    #: the follow-up: "pending" -> "running" -> "done", by compare-and-set
+    followup_due_at: Mapped[datetime | None]
+    followup_state: Mapped[str | None] = mapped_column(String(16))
+    followup_outcome: Mapped[str | None] = mapped_column(String(32))
+    followup_detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("batch_id", "host", name="uq_batch_hosts_batch_host"),
+        Index("ix_batch_hosts_batch", "batch_id", "position"),
+        Index("ix_batch_hosts_followup", "followup_state", "followup_due_at"),
     )

@@ -20,6 +20,10 @@ class TokenKind(enum.StrEnum):
     FIX_REQUEST = "fix_request"
     APPROVAL = "approval"
     DIGEST_CHECK = "digest_check"
+    #: a digest cause group's "Fix these hosts" (the hosts and the fix in the payload)
+    BATCH_DIGEST = "batch_digest"
+    #: a batch card's buttons (Approve, Deny, Pause, Resume, Abort)
+    BATCH = "batch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from bot.digest.trend import Trend, compare
 from bot.scheduling import active, cron_trigger
 from bot.store.audit import AuditAction, AuditRecord
 from bot.store.tokens import TokenKind
+from bot.usecases.batch.request import digest_button_token
 from bot.usecases.check import authorize_check, refuse, resolve, start_check
 from bot.usecases.context import BotContext
 from bot.views import DigestView, HealthyDigestView, Refusal, TopHost
@@ -263,7 +264,13 @@ def _post(
             )
             for host in found.top_hosts(digest.top_hosts)
         )
-        message = DigestView(found, trend, top, csv_attached=csv_text is not None)
+        message = DigestView(
+            found,
+            trend,
+            top,
+            csv_attached=csv_text is not None,
+            batch_tokens=_batch_tokens(ctx, digest, found, channel),
+        )
     try:
         ts = ctx.chat.post(channel, message)
     except ChatError as exc:
@@ -306,6 +313,21 @@ def _upload_chart(
         )
     except ChatError as exc:
         log.error("digest %s: the chart upload failed: %s", digest.id, _slack_problem(channel, exc))
+
+
+def _batch_tokens(
+    ctx: BotContext, digest: DigestConfig, found: Digest, channel: str
+) -> dict[str, str]:
+    """Each cause group's "Fix these hosts" button value (causes with a batch fix)."""
+    tokens = {}
+    for cause in found.sightings:
+        hosts = [s.host for s in found.hosts(cause) if s.host in found.checkable]
+        token = digest_button_token(
+            ctx, digest_id=digest.id, cause=cause, hosts=hosts, channel=channel
+        )
+        if token is not None:
+            tokens[cause.value] = token
+    return tokens
 
 
 def _token(ctx: BotContext, digest: DigestConfig, host: str, channel: str, now: datetime) -> str:

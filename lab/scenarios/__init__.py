@@ -2,7 +2,9 @@
 a healthy one, and which checks must FAIL / WARN on which host.
 
 A file holds ``description``, ``expect`` (host -> ``{fail: [...], warn: [...]}``; hosts not
-listed expect neither), ``servers`` and ``clients`` (name -> spec, see :class:`HostSpec`).
+listed expect neither), ``servers`` and ``clients`` (name -> spec, see :class:`HostSpec`),
+and optionally ``scale: {like, prefix}``: ``<name>+<N>`` is the scenario with N more
+clients made like ``like`` (named ``<prefix>001``…), expected to fail the same way.
 Host state is a deep merge of the spec's ``state`` onto the healthy template (``null``
 deletes a key). Times are relative to the lab clock: ``now``, ``now-45d``, ``now+26h``,
 ``now-1d6h``; they are resolved when a probe answers.
@@ -22,7 +24,7 @@ truncate_json, hang), ``fail_fixes`` (fix probe names that answer "Access is den
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 from typing import Any
@@ -212,10 +214,45 @@ def _client(name: str, spec: JsonDict, default_server: str | None, where: str) -
     )
 
 
+#: the most copies ``<scenario>+<N>`` adds (each is one more WS-Management listener)
+MAX_COPIES = 200
+
+
 def load_scenario(name: str) -> Scenario:
+    """A scenario file; ``<name>+<N>`` is that scenario with N more clients made like its
+    ``scale.like`` client (named ``<scale.prefix>001``…), with the same expectation."""
+    base, plus, count = name.partition("+")
+    if plus:
+        return _scaled(base, count)
+    return _load(name)
+
+
+def _scaled(base: str, count: str) -> Scenario:
+    where = f"lab/scenarios/{base}.yaml"
+    if not count.isdigit() or not 1 <= int(count) <= MAX_COPIES:
+        raise ScenarioError(f"{base}+{count[:10]}: the count is 1..{MAX_COPIES}")
+    scenario = _load(base)
+    scale = _mapping(yaml.safe_load(scenario_text(base)), where).get("scale")
+    if not isinstance(scale, dict) or "like" not in scale or "prefix" not in scale:
+        raise ScenarioError(f"{where} has no scale: {{like, prefix}}, so it cannot be scaled")
+    like = next((c for c in scenario.clients if c.name == scale["like"]), None)
+    if like is None:
+        raise ScenarioError(f"{where}: scale.like names unknown client {scale['like']!r}")
+    copies = tuple(
+        replace(like, name=f"{scale['prefix']}{i:03d}") for i in range(1, int(count) + 1)
+    )
+    expect = dict(scenario.expect)
+    if like.name in expect:
+        expect.update({c.name: expect[like.name] for c in copies})
+    return replace(
+        scenario, name=f"{base}+{count}", clients=scenario.clients + copies, expect=expect
+    )
+
+
+def _load(name: str) -> Scenario:
     where = f"lab/scenarios/{name}.yaml"
     data = _mapping(yaml.safe_load(scenario_text(name)), where)
-    _check_keys(data, {"description", "expect", "servers", "clients"}, where)
+    _check_keys(data, {"description", "expect", "servers", "clients", "scale"}, where)
     servers = [
         _server(host, _mapping(spec, f"{where}: servers.{host}"), f"{where}: servers.{host}")
         for host, spec in _mapping(data.get("servers"), f"{where}: servers").items()

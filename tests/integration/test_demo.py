@@ -19,3 +19,7 @@ def test_demo_checks_every_host_and_runs_an_approved_fix(
     assert "clicks Approve" in out
     assert "succeeded" in out
     assert "server.selfupdate_http: pass" in out
+    # the batch conversation (issue 16): one approval, canary first, summary in thread
+    assert "/wsus fix client.restart_wuauserv group lab" in out
+    assert "clicks Approve on the batch card" in out
+    assert "completed: fixed 1" in out

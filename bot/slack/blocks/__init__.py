@@ -4,12 +4,14 @@ message; :func:`render` turns any view model into the messages that show it."""
 from __future__ import annotations
 
 from bot.slack.blocks.approval import approval_card
+from bot.slack.blocks.batch import batch_card
 from bot.slack.blocks.common import Message, escape, mention, notice, refusal
 from bot.slack.blocks.digest import digest_message, healthy_message
 from bot.slack.blocks.report import checking, history_message, report_details, report_message
 from bot.views import (
     ApprovalView,
     AuditLine,
+    BatchView,
     ChatMessage,
     Checking,
     DigestView,
@@ -56,6 +58,8 @@ def render(message: ChatMessage) -> list[Message]:
             return [healthy_message(message)]
         case HistoryView():
             return [history_message(message)]
+        case BatchView():
+            return [batch_card(message)]
 
 
 __all__ = ["Message", "render"]

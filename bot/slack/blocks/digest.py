@@ -65,7 +65,8 @@ def _summary(digest: Digest, trend: Trend) -> str:
     return "\n".join(lines)
 
 
-def _cause_section(digest: Digest, index: int) -> SectionBlock | None:
+def _cause_section(view: DigestView, index: int) -> SectionBlock | None:
+    digest = view.digest
     cause = ORDER[index]
     sightings = digest.hosts(cause)
     if not sightings:
@@ -75,7 +76,16 @@ def _cause_section(digest: Digest, index: int) -> SectionBlock | None:
         f"*{TITLES[cause]}* — {count} host{'s' if count != 1 else ''}\n"
         f"_{EXPLANATIONS[cause]}_\n" + _names([s.host for s in sightings], NAMES_PER_CAUSE)
     )
-    return SectionBlock(block_id=f"cause:{cause.value}", text=md(text))
+    token = view.batch_tokens.get(cause.value)
+    # one approval for the group's hosts: the batch card (bot/slack/blocks/batch.py)
+    button = (
+        ButtonElement(
+            text=PlainTextObject(text="Fix these hosts"), action_id=ids.BATCH_DIGEST, value=token
+        )
+        if token
+        else None
+    )
+    return SectionBlock(block_id=f"cause:{cause.value}", text=md(text), accessory=button)
 
 
 def _top_host(index: int, top: TopHost) -> SectionBlock:
@@ -104,7 +114,7 @@ def digest_message(view: DigestView) -> Message:
         blocks.append(ContextBlock(elements=[md(unread)]))
     blocks.append(DividerBlock())
     for index in range(len(ORDER)):
-        section = _cause_section(digest, index)
+        section = _cause_section(view, index)
         if section is not None:
             blocks.append(section)
     if top:

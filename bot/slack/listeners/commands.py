@@ -23,6 +23,7 @@ from bot.commands import USAGE, SlashCommand, parse
 from bot.slack.blocks.common import refusal as refusal_message
 from bot.slack.blocks.report import catalogue_message, help_message, history_message
 from bot.store.audit import AuditAction
+from bot.usecases.batch.request import request_for_group
 from bot.usecases.check import authorize_check, history, refuse, resolve, start_check
 from bot.usecases.context import BotContext
 from bot.usecases.digest import post_digest_now
@@ -84,6 +85,10 @@ def handle(
 
         post_digest_now(ctx, user=user, channel=channel, tell_user=tell_user)
         return
+    if parsed.verb == "fix":
+        ack()
+        _after_ack(ctx, lambda: _batch(ctx, parsed, user, channel, trigger, respond))
+        return
     assert parsed.host is not None
     target = resolve(ctx, user, parsed.host)
     if isinstance(target, Refusal):
@@ -117,6 +122,24 @@ def handle(
             respond(response_type="ephemeral", **refusal_message(started.text).as_kwargs())
 
     _after_ack(ctx, check)
+
+
+def _batch(
+    ctx: BotContext, parsed: SlashCommand, user: str, channel: str, trigger: str, respond: Respond
+) -> None:
+    """``/wsus fix <fix-id> group <name>`` after the ack: the batch request card."""
+    assert parsed.fix is not None
+    assert parsed.group is not None
+    now = ctx.now()
+    window = timedelta(seconds=ctx.services.settings.slack.dedupe_window_s)
+    if trigger and not ctx.services.markers.claim(f"slash:{trigger}", now, now + window):
+        log.info("duplicate delivery of trigger %s ignored", trigger)
+        return
+    refusal = request_for_group(
+        ctx, user=user, channel=channel, fix_id=parsed.fix, group=parsed.group
+    )
+    if refusal:
+        respond(response_type="ephemeral", **refusal_message(refusal).as_kwargs())
 
 
 def _after_ack(ctx: BotContext, work: Callable[[], None]) -> None:

@@ -21,6 +21,7 @@ from bot.usecases.approvals.common import (
 from bot.usecases.approvals.decide import expire
 from bot.usecases.approvals.execute import FIX_DEADLINE_S
 from bot.usecases.approvals.request import TOKEN_GRACE
+from bot.usecases.batch.recovery import recover_batches, run_batch_due_work
 from bot.usecases.check import interrupt_orphaned_checks
 from bot.usecases.context import BotContext
 from checks.errors import WsusbotError
@@ -36,6 +37,7 @@ async def run_due_followups(ctx: BotContext) -> None:
     await asyncio.to_thread(ctx.services.tokens.purge, ctx.now() - TOKEN_GRACE)
     for approval in await asyncio.to_thread(store.expired_requests, ctx.now()):
         await asyncio.to_thread(expire, ctx, approval)
+    await run_batch_due_work(ctx)
     for followup in await asyncio.to_thread(store.claim_due_followups, ctx.now()):
         try:
             verdict = await _followup(ctx, followup.host, followup.before or {})
@@ -143,3 +145,5 @@ def recover_after_restart(ctx: BotContext, *, at_startup: bool = False) -> None:
         )
     # a follow-up is a read-only check: one cut short by a crash simply runs again
     store.release_stale_followups(cutoff)
+    # batches: a lapsed executor's remaining hosts wait for an approver (never silently)
+    recover_batches(ctx, at_startup=at_startup)
