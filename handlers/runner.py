@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,6 +47,9 @@ class History(Protocol):
 Clock = Callable[[], datetime]
 #: a server's IIS log scope (bot addresses, last verified fix); may read the store
 LogScopeSource = Callable[[HostTarget], LogScope]
+#: a scope for one fan-out, in which collectors may share what is the same for every
+#: host (``HttpProber.fleet_round``: each server URL fetched once)
+FleetRound = Callable[[], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class Runner:
         concurrency: int = 16,
         host_deadline_s: float = 60.0,
         log_scope: LogScopeSource | None = None,
+        fleet_round: FleetRound | None = None,
     ) -> None:
         self._registry = registry
         self._collector = collector
@@ -77,6 +82,7 @@ class Runner:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._deadline_s = host_deadline_s
         self._log_scope = log_scope
+        self._fleet_round = fleet_round
 
     async def check(
         self, target: HostTarget, requested_by: str, *, record: bool = True
@@ -96,7 +102,9 @@ class Runner:
                 on_done(outcome)
             return outcome
 
-        return list(await asyncio.gather(*(one(t) for t in targets)))
+        scope = self._fleet_round() if self._fleet_round is not None else nullcontext()
+        async with scope:
+            return list(await asyncio.gather(*(one(t) for t in targets)))
 
     # ------------------------------------------------------------------ internals
 

@@ -198,3 +198,39 @@ def test_history_keeps_a_servers_facts_without_its_computer_list() -> None:
     assert kept["wsus"] == dump(facts)["wsus"]
     # and it still reads back as facts
     assert read_host_facts(json.dumps(kept).encode()).wsus_computers is not None
+
+
+def test_check_many_runs_in_one_fleet_round_and_single_checks_outside_it() -> None:
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def fleet_round() -> AsyncIterator[None]:
+        events.append("enter")
+        yield
+        events.append("exit")
+
+    class RecordingCollector(FakeCollector):
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            events.append(host.name)
+            return await super().collect(host, deadline)
+
+    runner = Runner(
+        default_registry(),
+        RecordingCollector(),
+        None,
+        clock=lambda: NOW,
+        concurrency=2,
+        fleet_round=fleet_round,
+    )
+
+    async def go() -> None:
+        await runner.check_many([target("a"), target("b"), target("c")], "test")
+        await runner.check(target("d"), "test")
+
+    asyncio.run(go())
+    assert events[0] == "enter"
+    assert sorted(events[1:4]) == ["a", "b", "c"]
+    assert events[4:] == ["exit", "d"]
