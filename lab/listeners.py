@@ -6,13 +6,17 @@ thousand wake-ups a second, a quarter of a core doing nothing. Here one thread b
 ``epoll`` (``selectors.DefaultSelector``) with no timeout over all listening sockets and
 is woken only by a connection or by a (un)registration through its wake-up socket pair:
 an idle estate costs no CPU at all, whatever its size. Each accepted connection is still
-served on its own thread by the listener's ``process_request`` (ThreadingMixIn).
+served on its own thread by the listener's ``process_request`` (ThreadingMixIn), started
+by one of a few dispatcher threads: ``Thread.start`` waits until the new thread runs,
+which under GIL contention can take a while, and the accept loop must never wait on it
+(a slow accept turns into a client's timeout).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import selectors
 import socket
 import socketserver
@@ -21,6 +25,11 @@ from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+#: threads that start connection handlers (idle, they block on a queue: no CPU)
+DISPATCHERS = 16
+
+_Handoff = tuple[socketserver.TCPServer, socket.socket, object]
 
 
 class AcceptLoop:
@@ -33,8 +42,13 @@ class AcceptLoop:
         self._wake_read.setblocking(False)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._pending: deque[Callable[[], None]] = deque()
+        self._handoffs: queue.SimpleQueue[_Handoff] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="lab-accept-loop", daemon=True)
         self._thread.start()
+        for number in range(DISPATCHERS):
+            threading.Thread(
+                target=self._dispatch, name=f"lab-dispatch-{number}", daemon=True
+            ).start()
 
     def add(self, server: socketserver.TCPServer) -> None:
         self._call(lambda: self._register(server))
@@ -85,16 +99,33 @@ class AcceptLoop:
                     continue
                 server: socketserver.TCPServer = key.data
                 try:
-                    # accept + verify + process_request: the same step serve_forever takes
-                    server._handle_request_noblock()  # type: ignore[attr-defined]
-                except Exception:
-                    log.debug("accept failed", exc_info=True)
+                    request, client_address = server.get_request()
+                except OSError:
+                    continue
+                self._handoffs.put((server, request, client_address))
             while True:
                 with self._lock:
                     if not self._pending:
                         break
                     change = self._pending.popleft()
                 change()
+
+    def _dispatch(self) -> None:
+        """verify + process_request, as ``serve_forever`` does after its accept."""
+        while True:
+            server, request, client_address = self._handoffs.get()
+            if server.socket.fileno() < 0:
+                # the listener stopped after this connection was accepted
+                server.shutdown_request(request)
+                continue
+            try:
+                if server.verify_request(request, client_address):
+                    server.process_request(request, client_address)
+                else:
+                    server.shutdown_request(request)
+            except Exception:
+                server.handle_error(request, client_address)
+                server.shutdown_request(request)
 
     def _drain_wakeups(self) -> None:
         with contextlib.suppress(BlockingIOError):

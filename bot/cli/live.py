@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import textwrap
+from collections.abc import Iterable
 
+import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.state import CliState, print_json
@@ -45,13 +49,24 @@ def run_live(state: CliState, *, host: str | None, group: str | None, as_json: b
             print_report(state.out, report)
         return report.exit_code
     if as_json:
-        print_json([r.to_json() for r in reports])
+        print_json_list(r.to_json() for r in reports)
     else:
         print_summary(state.out, reports)
     # a fleet run: 3 when any host could not be read, else 1 when any check failed
     if any(r.unreachable_reason for r in reports):
         return 3
     return max((r.exit_code for r in reports), default=0)
+
+
+def print_json_list(items: Iterable[object]) -> None:
+    """What ``print_json(list(items))`` prints, written one item at a time: a 5,000-host
+    run never holds every report's JSON (dicts and text) at once."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        typer.echo(("[\n" if first else ",\n") + textwrap.indent(text, "  "), nl=False)
+        first = False
+    typer.echo("[]" if first else "\n]")
 
 
 async def _run(
@@ -87,7 +102,7 @@ async def _run(
                         f"  {outcome.report.host}: ", status_text(outcome.report.verdict)
                     )
 
-            outcomes = await runner.check_many(targets, cli_user(), on_done=done)
+            outcomes = await runner.check_many(targets, cli_user(), on_done=done, keep_facts=False)
         return [o.report for o in outcomes]
 
 

@@ -234,3 +234,13 @@ def test_check_many_runs_in_one_fleet_round_and_single_checks_outside_it() -> No
     assert events[0] == "enter"
     assert sorted(events[1:4]) == ["a", "b", "c"]
     assert events[4:] == ["exit", "d"]
+
+
+def test_check_many_can_drop_the_facts_once_recorded() -> None:
+    history = MemoryHistory()
+    runner = Runner(default_registry(), FakeCollector(), history, clock=lambda: NOW)
+    outcomes = asyncio.run(runner.check_many([target("a"), target("b")], "t", keep_facts=False))
+    assert [o.facts for o in outcomes] == [None, None]
+    assert [o.report.verdict for o in outcomes] == [Status.PASS, Status.PASS]
+    # recorded with their facts all the same
+    assert all(facts is not None for _, facts, _ in history.rows)

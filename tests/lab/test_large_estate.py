@@ -62,7 +62,9 @@ def test_hundreds_of_clients_with_no_thread_per_host(
     with Estate.start(scenario.name, workdir=tmp_path / "lab") as estate:
         # one WinRM listener per host and the server's sites, all on the one loop
         assert accept_loop().listener_count() - listeners_before > CLIENTS
-        assert threading.active_count() == threads_before
+        # no thread per listener (other tests' threads may still be ending meanwhile)
+        assert threading.active_count() < threads_before + CLIENTS // 10
+        assert not [t for t in threading.enumerate() if t.name.startswith(("wsman-", "iis-"))]
         hosts = {h.name: h for h in estate.hosts}
         last = hosts[f"c{CLIENTS - 1:04d}"]
         assert ipaddress.ip_address(last.address) > ipaddress.ip_address("127.0.0.255")
