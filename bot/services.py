@@ -185,6 +185,7 @@ class Services:
                     concurrency=runner_cfg.concurrency,
                     host_deadline_s=runner_cfg.host_deadline_s,
                     log_scope=self.log_scope,
+                    fleet_round=http.fleet_round,
                 )
         finally:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -246,11 +246,8 @@ class LiveCollector:
             got = prefetched.get(fetch) or fetched.get(fetch)
             if got is None:
                 continue
-            results.append(
-                HttpResult.model_validate(
-                    {**got.model_dump(mode="json"), "url": nominal, "fetched_url": fetch}
-                )
-            )
+            # fields set on an already validated result: no dump and re-validate per URL
+            results.append(got.model_copy(update={"url": nominal, "fetched_url": fetch}))
         return results
 
     def _reachable_url(self, url: str, facts: ClientFacts) -> str:

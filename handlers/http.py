@@ -8,15 +8,23 @@ status, or an ``error`` word (``refused``, ``timeout``, ``dns``, ``tls``, ...).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 
 from checks.facts import HttpResult
 
 USER_AGENT = "wsusbot-probe/1"
+
+#: errors that say something about this one moment, not about the URL: never shared
+#: with the other hosts of a fleet round (each asks again)
+TRANSIENT_ERRORS = frozenset({"timeout", "reset", "protocol"})
+
+_Round = dict[str, "asyncio.Future[HttpResult]"]
 
 
 def classify(exc: httpx.HTTPError) -> str:
@@ -55,6 +63,9 @@ class HttpProber:
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
         )
+        self._round: contextvars.ContextVar[_Round | None] = contextvars.ContextVar(
+            "wsusbot_http_round", default=None
+        )
 
     async def __aenter__(self) -> HttpProber:
         return self
@@ -65,7 +76,49 @@ class HttpProber:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @asynccontextmanager
+    async def fleet_round(self) -> AsyncIterator[None]:
+        """Within this block (and the tasks started in it) each URL is fetched once.
+
+        Why: in a fleet check every client of a server names the same few self-update
+        URLs, and the bot's own view of them is a fact about the server, not about the
+        client; 1,000 clients asked for ~5,000 identical requests. A round is one
+        ``check_many`` (minutes at most): single-host checks, and the re-check after a
+        fix, always fetch afresh. Transient failures are not shared (TRANSIENT_ERRORS).
+        """
+        token = self._round.set({})
+        try:
+            yield
+        finally:
+            self._round.reset(token)
+
     async def fetch(self, url: str) -> HttpResult:
+        shared = self._round.get()
+        if shared is None:
+            return await self._fetch(url)
+        pending = shared.get(url)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this task itself is being cancelled
+            # the host that asked first was cancelled (its deadline): ask for ourselves
+            return await self._fetch(url)
+        future: asyncio.Future[HttpResult] = asyncio.get_running_loop().create_future()
+        shared[url] = future
+        try:
+            result = await self._fetch(url)
+        except BaseException:
+            shared.pop(url, None)
+            future.cancel()
+            raise
+        if result.error in TRANSIENT_ERRORS:
+            shared.pop(url, None)
+        future.set_result(result)
+        return result
+
+    async def _fetch(self, url: str) -> HttpResult:
         started = time.perf_counter()
         try:
             # GET with a streamed body: only the status matters, never read a big cab

@@ -7,9 +7,11 @@ delays another (each host is its own task under its own deadline).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,6 +48,9 @@ class History(Protocol):
 Clock = Callable[[], datetime]
 #: a server's IIS log scope (bot addresses, last verified fix); may read the store
 LogScopeSource = Callable[[HostTarget], LogScope]
+#: a scope for one fan-out, in which collectors may share what is the same for every
+#: host (``HttpProber.fleet_round``: each server URL fetched once)
+FleetRound = Callable[[], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class Runner:
         concurrency: int = 16,
         host_deadline_s: float = 60.0,
         log_scope: LogScopeSource | None = None,
+        fleet_round: FleetRound | None = None,
     ) -> None:
         self._registry = registry
         self._collector = collector
@@ -77,6 +83,7 @@ class Runner:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._deadline_s = host_deadline_s
         self._log_scope = log_scope
+        self._fleet_round = fleet_round
 
     async def check(
         self, target: HostTarget, requested_by: str, *, record: bool = True
@@ -89,14 +96,25 @@ class Runner:
         targets: Sequence[HostTarget],
         requested_by: str,
         on_done: Callable[[CheckOutcome], None] | None = None,
+        *,
+        keep_facts: bool = True,
+        each_in: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> list[CheckOutcome]:
+        """Check every target; ``keep_facts=False`` drops each host's facts from its
+        outcome once it is recorded (a 5,000-host run need not hold 5,000 documents);
+        ``each_in`` is entered around each host's check, in that host's own task (the
+        caller's per-run log context)."""
+
         async def one(target: HostTarget) -> CheckOutcome:
-            outcome = await self.check(target, requested_by)
+            with each_in() if each_in is not None else nullcontext():
+                outcome = await self.check(target, requested_by)
             if on_done is not None:
                 on_done(outcome)
-            return outcome
+            return outcome if keep_facts else dataclasses.replace(outcome, facts=None)
 
-        return list(await asyncio.gather(*(one(t) for t in targets)))
+        scope = self._fleet_round() if self._fleet_round is not None else nullcontext()
+        async with scope:
+            return list(await asyncio.gather(*(one(t) for t in targets)))
 
     # ------------------------------------------------------------------ internals
 

@@ -83,9 +83,32 @@ class _Ports:
         return port
 
 
+def _skipped(low: int, high: int) -> int:
+    """How many addresses in [low, high] end in .0 or .255 (never given to a host)."""
+
+    def count(residue: int) -> int:
+        return (high - residue) // 256 - (low - 1 - residue) // 256
+
+    return count(0) + count(255) if high >= low else 0
+
+
 def _address(base: str, offset: int) -> str:
-    address = ipaddress.ip_address(base) + offset
-    if address not in _LOOPBACK or str(address).endswith(".255"):
+    """The ``offset``-th host address after ``base``, skipping every x.x.x.0 and x.x.x.255.
+
+    All of 127.0.0.0/8 is loopback on Linux (16 M addresses); the .0 and .255 addresses
+    are left out only because they read as network and broadcast addresses elsewhere.
+    """
+    start = int(ipaddress.ip_address(base))
+    value = start + offset
+    # each skipped address pushes the end further, which may pass one more: settle it
+    while (settled := start + offset + _skipped(start + 1, value)) != value:
+        value = settled
+    address = ipaddress.ip_address(value)
+    if (
+        ipaddress.ip_address(base) not in _LOOPBACK
+        or address not in _LOOPBACK
+        or (value & 0xFF == 0xFF)
+    ):
         raise ValueError(f"host address {address} is outside 127.0.0.0/8; pick a lower base")
     return str(address)
 

@@ -4,7 +4,11 @@ store and the audit trail (as the CLI user, or ``--as``)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import textwrap
+from collections.abc import Iterable
 
+import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.cli.state import CliState, print_json
@@ -55,7 +59,7 @@ def run_live(state: CliState, *, host: str | None, group: str | None, as_json: b
             print_report(state.out, report)
         return report.exit_code
     if as_json:
-        print_json([r.to_json() for r in reports])
+        print_json_list(r.to_json() for r in reports)
     else:
         print_summary(state.out, reports)
     # a fleet run: 3 when any host could not be read, else 1 when any check failed
@@ -83,6 +87,17 @@ async def _one(runner: Runner, target: HostTarget, user: str) -> CheckOutcome:
     # each check run gets its own correlation id in the log lines it causes
     with run_scope():
         return await runner.check(target, user)
+
+
+def print_json_list(items: Iterable[object]) -> None:
+    """What ``print_json(list(items))`` prints, written one item at a time: a 5,000-host
+    run never holds every report's JSON (dicts and text) at once."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        typer.echo(("[\n" if first else ",\n") + textwrap.indent(text, "  "), nl=False)
+        first = False
+    typer.echo("[]" if first else "\n]")
 
 
 async def _run(
@@ -115,17 +130,18 @@ async def _run(
         with progress:
             task = progress.add_task("checking hosts", total=len(targets))
 
-            async def one(target: HostTarget) -> CheckOutcome:
-                outcome = await _one(runner, target, user)
+            def done(outcome: CheckOutcome) -> None:
                 progress.advance(task)
                 if console is not None:
                     progress.console.print(
                         f"  {outcome.report.host}: ", status_text(outcome.report.verdict)
                     )
-                return outcome
 
-            # the runner bounds the concurrency ([runner] concurrency)
-            return list(await asyncio.gather(*(one(t) for t in targets)))
+            # the runner bounds the concurrency ([runner] concurrency) and shares each
+            # server's HTTP view over the round; facts are dropped once recorded
+            return await runner.check_many(
+                targets, user, on_done=done, keep_facts=False, each_in=run_scope
+            )
 
 
 def show_history(state: CliState, host: str, *, limit: int, as_json: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from lab.hosts.script import ScriptError, clixml_error, parse_probe, script_text
 from lab.hosts.values import JsonDict
 from lab.wsman.executor import CommandRequest, ExecResult
 
+_BARE_EXIT = re.compile(r"\Aexit ([0-9]{1,3})\Z")
 #: simulated run time of a hung probe: past any operation timeout or host deadline
 HANG_SECONDS = 3600.0
 
@@ -84,6 +86,9 @@ class SimulatedHost:
 
     # -- the executor ------------------------------------------------------------------
     def __call__(self, request: CommandRequest) -> ExecResult:
+        if request.script is not None and (bare := _BARE_EXIT.match(request.script.strip())):
+            # ``exit N`` alone, as a baseline measures a bare round trip with it
+            return ExecResult(stdout=b"", exit_code=int(bare.group(1)))
         try:
             call = parse_probe(script_text(request))
             document = self._dispatch(call.name, call.version, call.params)

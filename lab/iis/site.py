@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from lab.iis.routing import Reply
 from lab.iis.w3c import LogEntry, W3cLogWriter
+from lab.listeners import accept_loop
 
 #: (nominal port, method, path) -> reply; the server host supplies it from its state
 Responder = Callable[[int, str, str], Reply]
@@ -31,6 +32,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    # every client of a fleet check fetches its self-update files here at once; with the
+    # default backlog of 5, dropped SYNs retransmit after 1 s, 3 s, ... and the client's
+    # own fetch times out: a lab artefact that reads as "the client cannot download"
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], listener: SiteListener) -> None:
         self.listener = listener
@@ -141,7 +146,6 @@ class SiteListener:
         self.now = now
         self._lock = threading.Lock()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def listening(self) -> bool:
@@ -153,26 +157,18 @@ class SiteListener:
             if wanted and self._server is None:
                 started = _Server((self.address, self.port), self)
                 self.port = started.server_address[1]
-                thread = threading.Thread(
-                    target=started.serve_forever,
-                    kwargs={"poll_interval": 0.02},
-                    name=f"iis-{self.address}:{self.nominal_port}",
-                    daemon=True,
-                )
-                thread.start()
-                self._server, self._thread = started, thread
+                # the process's one accept loop, not a thread polling 50 times a second
+                accept_loop().add(started)
+                self._server = started
             elif not wanted and self._server is not None:
-                server, running = self._server, self._thread
+                server = self._server
                 self._server = None
-                self._thread = None
-                server.shutdown()
+                accept_loop().remove(server)
                 with server.sockets_lock:
                     for connection in list(server.open_sockets):
                         with contextlib.suppress(OSError):
                             connection.shutdown(socket.SHUT_RDWR)
                 server.server_close()
-                if running is not None:
-                    running.join(timeout=5)
 
     def stop(self) -> None:
         self.set_listening(False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 _POWERSHELL_EXECUTABLES = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe"})
 _ENCODED_COMMAND = "encodedcommand"
@@ -17,28 +18,18 @@ def join_command_line(command: str, arguments: list[str]) -> str:
     return " ".join([command.strip(), *(argument.strip() for argument in arguments)]).strip()
 
 
+#: a token: runs of non-space characters and "quoted" parts (a quote left open runs to
+#: the end); whitespace inside quotes belongs to the token
+_TOKEN = re.compile(r'(?:[^\s"]+|"[^"]*(?:"|\Z))+')
+
+
 def split_command_line(command_line: str) -> list[str]:
     """Split on whitespace outside double quotes, dropping the quotes (enough for the
-    command lines WinRM clients build; full CommandLineToArgvW rules are not needed)."""
-    tokens: list[str] = []
-    current: list[str] = []
-    in_quotes = False
-    has_token = False
-    for char in command_line:
-        if char == '"':
-            in_quotes = not in_quotes
-            has_token = True
-        elif char.isspace() and not in_quotes:
-            if has_token:
-                tokens.append("".join(current))
-                current = []
-                has_token = False
-        else:
-            current.append(char)
-            has_token = True
-    if has_token:
-        tokens.append("".join(current))
-    return tokens
+    command lines WinRM clients build; full CommandLineToArgvW rules are not needed).
+
+    One regular expression, not a loop per character: a baseline's 50 KB
+    ``-EncodedCommand`` line cost the lab a third of its CPU, which Windows does not."""
+    return [token.replace('"', "") for token in _TOKEN.findall(command_line)]
 
 
 def _is_encoded_command_switch(token: str) -> bool:

@@ -15,6 +15,7 @@ import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from lab.listeners import accept_loop
 from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
     AuthPolicy,
@@ -523,8 +524,7 @@ class WsmanServer:
         )
         self._lock = threading.Lock()
         self._httpd: _HttpServer | None = None
-        self._serve_thread: threading.Thread | None = None
-        self._retired: list[tuple[_HttpServer, threading.Thread]] = []
+        self._retired: list[_HttpServer] = []
         self._ssl_context: ssl.SSLContext | None = None
         self._running = False
         self._stopped = False
@@ -590,9 +590,9 @@ class WsmanServer:
         # Joined outside the lock: a handler thread (an executor flipping faults.refuse,
         # say) may be waiting for it.
         self._endpoint.connections.cut_all()
-        for httpd, thread in retired:
+        for httpd in retired:
+            # joins the connection threads (block_on_close)
             httpd.server_close()
-            thread.join()
 
     def __enter__(self) -> WsmanServer:
         return self.start()
@@ -618,21 +618,16 @@ class WsmanServer:
     def _open_listener(self) -> None:
         httpd = _HttpServer((self._address, self._port), self._endpoint, self._ssl_context)
         self._port = int(httpd.server_address[1])
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"wsman-{self._address}:{self._port}",
-            daemon=True,
-        )
-        thread.start()
-        self._httpd, self._serve_thread = httpd, thread
+        # no thread of its own: the process's one accept loop (an idle host costs nothing)
+        accept_loop().add(httpd)
+        self._httpd = httpd
 
     def _close_listener(self) -> None:
-        httpd, thread = self._httpd, self._serve_thread
-        if httpd is None or thread is None:
+        httpd = self._httpd
+        if httpd is None:
             return
-        httpd.shutdown()
+        accept_loop().remove(httpd)
         httpd.socket.close()
         # Handler threads still finishing are joined at stop().
-        self._retired.append((httpd, thread))
-        self._httpd = self._serve_thread = None
+        self._retired.append(httpd)
+        self._httpd = None

@@ -73,3 +73,85 @@ def test_server_probe_urls_without_a_selfupdate_url() -> None:
         "https://w:8531/ClientWebService/client.asmx",
         "https://w:8531/selfupdate/wuident.cab",
     ]
+
+
+def counting_transport(
+    counts: dict[str, int], failures: dict[str, Exception]
+) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        counts[request.url.path] = counts.get(request.url.path, 0) + 1
+        failure = failures.get(request.url.path)
+        if failure is not None:
+            raise failure
+        return httpx.Response(200)
+
+    return httpx.MockTransport(answer)
+
+
+def test_a_fleet_round_fetches_each_url_once_and_outside_it_every_time() -> None:
+    counts: dict[str, int] = {}
+    urls = ["http://s/iuident.cab", "http://s/selfupdate/wuident.cab"]
+
+    async def go() -> tuple[list[int | None], list[int | None]]:
+        async with HttpProber(transport=counting_transport(counts, {})) as prober:
+            async with prober.fleet_round():
+                # 50 hosts at once, each asking for the same two URLs
+                batches = await asyncio.gather(*(prober.fetch_all(urls) for _ in range(50)))
+            inside = [r.status for batch in batches for r in batch]
+            after = [r.status for r in await prober.fetch_all(urls + urls)]
+        return inside, after
+
+    inside, after = asyncio.run(go())
+    assert inside == [200] * 100
+    assert after == [200] * 4
+    # once each in the round, then twice each outside it
+    assert counts == {"/iuident.cab": 3, "/selfupdate/wuident.cab": 3}
+
+
+def test_a_fleet_round_never_shares_a_transient_failure() -> None:
+    counts: dict[str, int] = {}
+    request = httpx.Request("GET", "http://s/")
+    failures: dict[str, Exception] = {
+        "/slow": httpx.ReadTimeout("slow", request=request),
+        "/refused": httpx.ConnectError("[Errno 111] Connection refused", request=request),
+    }
+
+    async def go() -> list[str | None]:
+        prober = HttpProber(transport=counting_transport(counts, failures))
+        async with prober, prober.fleet_round():
+            results = []
+            for _ in range(3):
+                results += await prober.fetch_all(["http://s/slow", "http://s/refused"])
+        return [r.error for r in results]
+
+    assert asyncio.run(go()) == ["timeout", "refused"] * 3
+    # a timeout says nothing about the next host's moment: asked again each time; a
+    # refusal is the server's answer: asked once
+    assert counts == {"/slow": 3, "/refused": 1}
+
+
+def test_a_cancelled_first_asker_does_not_cancel_the_others() -> None:
+    counts: dict[str, int] = {}
+
+    async def go() -> list[int | None]:
+        gate = asyncio.Event()
+
+        async def slow_then_ok(request: httpx.Request) -> httpx.Response:
+            counts[request.url.path] = counts.get(request.url.path, 0) + 1
+            if counts[request.url.path] == 1:
+                await gate.wait()
+            return httpx.Response(200)
+
+        prober = HttpProber(transport=httpx.MockTransport(slow_then_ok))
+        async with prober, prober.fleet_round():
+            first = asyncio.ensure_future(prober.fetch("http://s/a"))
+            await asyncio.sleep(0)
+            second = asyncio.ensure_future(prober.fetch("http://s/a"))
+            await asyncio.sleep(0.01)
+            first.cancel()
+            result = await second
+            gate.set()
+        return [result.status]
+
+    assert asyncio.run(go()) == [200]
+    assert counts == {"/a": 2}

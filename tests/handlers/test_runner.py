@@ -198,3 +198,49 @@ def test_history_keeps_a_servers_facts_without_its_computer_list() -> None:
     assert kept["wsus"] == dump(facts)["wsus"]
     # and it still reads back as facts
     assert read_host_facts(json.dumps(kept).encode()).wsus_computers is not None
+
+
+def test_check_many_runs_in_one_fleet_round_and_single_checks_outside_it() -> None:
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def fleet_round() -> AsyncIterator[None]:
+        events.append("enter")
+        yield
+        events.append("exit")
+
+    class RecordingCollector(FakeCollector):
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            events.append(host.name)
+            return await super().collect(host, deadline)
+
+    runner = Runner(
+        default_registry(),
+        RecordingCollector(),
+        None,
+        clock=lambda: NOW,
+        concurrency=2,
+        fleet_round=fleet_round,
+    )
+
+    async def go() -> None:
+        await runner.check_many([target("a"), target("b"), target("c")], "test")
+        await runner.check(target("d"), "test")
+
+    asyncio.run(go())
+    assert events[0] == "enter"
+    assert sorted(events[1:4]) == ["a", "b", "c"]
+    assert events[4:] == ["exit", "d"]
+
+
+def test_check_many_can_drop_the_facts_once_recorded() -> None:
+    history = MemoryHistory()
+    runner = Runner(default_registry(), FakeCollector(), history, clock=lambda: NOW)
+    outcomes = asyncio.run(runner.check_many([target("a"), target("b")], "t", keep_facts=False))
+    assert [o.facts for o in outcomes] == [None, None]
+    assert [o.report.verdict for o in outcomes] == [Status.PASS, Status.PASS]
+    # recorded with their facts all the same
+    assert all(facts is not None for _, facts, _ in history.rows)

@@ -82,6 +82,13 @@ def test_every_host_of_a_wide_fan_out_is_checked(
         with lab_services(f"healthy_{CLIENTS}", tmp_path, extra=extra) as (estate, services, _):
             reports = check_hosts(services)
             assert len(reports) == CLIENTS + 1 == len(estate.hosts)
+            for name in (f"c{i:03d}" for i in range(CLIENTS)):
+                stats = estate.wsman(name).stats()
+                # one shell, one command, deleted; no Signal before the Delete (the
+                # Delete ends the shell and its commands, [MS-WSMV] 3.1.4.4.1)
+                assert stats.shells_created == stats.commands_run == 1, name
+                assert stats.open_shells == 0, name
+                assert "signal" not in {a.lower() for a in stats.requests_by_action}, name
     finally:
         sys.setswitchinterval(interval)
     wrong = {
