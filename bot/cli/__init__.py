@@ -8,7 +8,15 @@ import sys
 import click
 import typer
 
-from bot.cli import check_cmd, checks_cmd, demo_cmd, digest_cmd, lab_cmd, serve_cmd
+from bot.cli import (
+    check_cmd,
+    checks_cmd,
+    demo_cmd,
+    digest_cmd,
+    lab_cmd,
+    serve_cmd,
+    worker_cmd,
+)
 from bot.cli.state import CliState, print_error
 from checks.errors import WsusbotError
 
@@ -40,7 +48,7 @@ def build_app() -> typer.Typer:
     return app
 
 
-_COMMAND_MODULES = (checks_cmd, check_cmd, lab_cmd, serve_cmd, digest_cmd, demo_cmd)
+_COMMAND_MODULES = (checks_cmd, check_cmd, lab_cmd, serve_cmd, digest_cmd, demo_cmd, worker_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -255,8 +255,21 @@ def _digest_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
     return lines
 
 
+def _site_lines(settings: Settings) -> list[DoctorLine]:
+    if settings.broker.url is None:
+        return []
+    from bot.sites.liveness import doctor_lines as site_lines
+
+    return [DoctorLine(item, ok, detail) for item, ok, detail in site_lines(settings)]
+
+
 def doctor_lines(settings: Settings, now: datetime) -> list[DoctorLine]:
-    return [*_store_lines(settings), *_slack_lines(settings), *_digest_lines(settings, now)]
+    return [
+        *_store_lines(settings),
+        *_slack_lines(settings),
+        *_digest_lines(settings, now),
+        *_site_lines(settings),
+    ]
 
 
 # ------------------------------------------------------------------------- commands
