@@ -45,4 +45,4 @@ def register(app: typer.Typer) -> None:
                 "a worker needs the broker: set [broker] url or WSUSBOT_BROKER_URL "
                 "(docs/config.md, [broker])"
             )
-        raise typer.Exit(run_worker(settings, site, state_dir / site, concurrency))
+        raise typer.Exit(run_worker(settings, site, state_dir / site, concurrency, log_level))

@@ -199,7 +199,9 @@ def site_app(settings: Settings, handlers: SiteHandlers) -> Celery:
     return app
 
 
-def run_worker(settings: Settings, site: str, state_dir: Path, concurrency: int) -> int:
+def run_worker(
+    settings: Settings, site: str, state_dir: Path, concurrency: int, log_level: str = "INFO"
+) -> int:
     """Run the site's worker in this process until it is stopped (SIGTERM: warm shutdown)."""
     handlers = SiteHandlers(settings, site, state_dir, concurrency)
     app = site_app(settings, handlers)
@@ -209,7 +211,7 @@ def run_worker(settings: Settings, site: str, state_dir: Path, concurrency: int)
             queues=[queue_name(settings.broker.queue_prefix, site)],
             concurrency=concurrency,
             pool_cls="threads",
-            loglevel="INFO",
+            loglevel=log_level.upper(),
             without_gossip=True,
             without_mingle=True,
             optimization="fair",
