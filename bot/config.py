@@ -8,6 +8,7 @@ they come from (env var names, ``*_file`` paths); :mod:`bot.secrets` reads them 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,6 +87,14 @@ class HostOverrides(Section):
             )
         return value
 
+    #: the site whose worker reaches this host (``wsusbot worker --site``); none: the bot
+    site: str | None = None
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        return None if value is None else site_name(value)
+
 
 class ServerEntry(HostOverrides):
     name: str
@@ -128,6 +137,51 @@ class RunnerConfig(Section):
 
         for address in value:
             ipaddress.ip_address(address.split("%", 1)[0])  # ValueError names the value
+        return value
+
+
+#: a site name becomes part of a queue name and a worker's node name: keep it plain
+_SITE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?", re.ASCII)
+
+
+def site_name(value: str) -> str:
+    if not _SITE_NAME.fullmatch(value):
+        raise ValueError(
+            "a site name is 1-40 lower-case letters, digits and '-' (not at either end), "
+            "e.g. branch-paris"
+        )
+    return value
+
+
+class BrokerConfig(Section):
+    """Site workers (docs/architecture.md, "Sites"). No ``url``: everything runs in the
+    bot's own process, as without sites."""
+
+    #: ``amqp://user:password@host:5672/vhost``; it carries a password, so it may come
+    #: from ``WSUSBOT_BROKER_URL`` or ``WSUSBOT_BROKER_URL_FILE`` instead
+    url: str | None = None
+    #: queue and worker names start with it: two deployments can share one vhost
+    queue_prefix: str = Field("wsusbot", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+    #: a group's site, for members without a ``site`` of their own
+    group_sites: dict[str, str] = {}
+    #: how long the bot waits for workers to answer a ping before it calls a site empty
+    ping_timeout_s: float = Field(1.0, gt=0, le=30)
+    #: how long a ping's answer is trusted (one ping serves a whole fleet check)
+    liveness_ttl_s: float = Field(5.0, ge=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("amqp://", "amqps://", "pyamqp://")):
+            # never echo the value: it may carry the broker password
+            raise ValueError("the broker URL must start with amqp://, amqps:// or pyamqp://")
+        return value
+
+    @field_validator("group_sites")
+    @classmethod
+    def _group_sites(cls, value: dict[str, str]) -> dict[str, str]:
+        for site in value.values():
+            site_name(site)
         return value
 
 
@@ -261,6 +315,7 @@ class Settings(Section):
     batch: BatchConfig = BatchConfig()
     digests: tuple[DigestConfig, ...] = ()
     metrics: MetricsConfig = MetricsConfig()
+    broker: BrokerConfig = BrokerConfig()
     #: where the config was read from (relative paths in it are resolved against it)
     source: Path | None = None
 
@@ -280,6 +335,12 @@ class Settings(Section):
                     f"client {client.name!r} names server {client.server!r}, which is not "
                     "in [[servers]]"
                 )
+        sited = [e for e in (*entries, *self.patterns) if e.site] or self.broker.group_sites
+        if sited and self.broker.url is None:
+            raise ValueError(
+                "the inventory puts hosts in sites, but [broker] url is not set (or "
+                "WSUSBOT_BROKER_URL): a site's hosts are reached only by its workers"
+            )
         digest_ids = [d.id for d in self.digests]
         if len(set(digest_ids)) != len(digest_ids):
             raise ValueError("two [[digests]] share one id")
@@ -291,6 +352,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     "WSUSBOT_SLACK_API_URL": ("slack", "api_url"),
     "WSUSBOT_WINRM_USERNAME": ("winrm", "username"),
     "WSUSBOT_WINRM_TRANSPORT": ("winrm", "transport"),
+    "WSUSBOT_BROKER_URL": ("broker", "url"),
 }
 
 
@@ -299,6 +361,8 @@ def _describe(error: ValidationError, source: str) -> str:
     for item in error.errors()[:8]:
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         shown = repr(item.get("input"))
+        if where.startswith("broker.url"):
+            shown = "(not shown: it may carry the broker password)"
         if len(shown) > 80:
             shown = shown[:77] + "..."
         if item["type"] == "extra_forbidden":

@@ -93,6 +93,23 @@ class Inventory:
             raise UsageError(f"unknown group {group!r}; groups: {known}")
         return [self.resolve(name) for name in members]
 
+    def site_of(self, target: HostTarget) -> str | None:
+        """The site whose worker reaches the host: its own entry's (or pattern's)
+        ``site``, else its first group that ``[broker] group_sites`` maps; None: the bot."""
+        entry: HostOverrides | None = self._servers.get(target.name.lower()) or self._clients.get(
+            target.name.lower()
+        )
+        if entry is None:
+            key = target.name.lower()
+            entry = next(
+                (p for p in self._settings.patterns if fnmatch.fnmatchcase(key, p.match.lower())),
+                None,
+            )
+        if entry is not None and entry.site:
+            return entry.site
+        group_sites = self._settings.broker.group_sites
+        return next((group_sites[g] for g in target.groups if g in group_sites), None)
+
     def all(self) -> list[HostTarget]:
         return [self.resolve(name) for name in self.names()]
 

@@ -85,6 +85,18 @@ class CollectionTimeoutError(CollectionError):
     )
 
 
+class NoSiteWorkerError(CollectionError):
+    """The host belongs to a site (``site`` in the inventory) and no worker of that site
+    answers: the bot never reaches a site's hosts itself (docs/architecture.md, "Sites")."""
+
+    reason = "no_site_worker"
+    next_step = (
+        "Start a worker in the host's site (wsusbot worker --site NAME) on a machine that "
+        "reaches the host, and check that it reaches the broker (wsusbot doctor lists the "
+        "live workers per site)."
+    )
+
+
 class RemoteError(CollectionError):
     """The host answered, but the command failed there (WSManFault, non-zero exit)."""
 

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.cli import check_cmd, checks_cmd, db_cmd, demo_cmd, digest_cmd, lab_cmd, serve_cmd
+from bot.cli import (
+    check_cmd,
+    checks_cmd,
+    db_cmd,
+    demo_cmd,
+    digest_cmd,
+    lab_cmd,
+    serve_cmd,
+    worker_cmd,
+)
 from bot.cli.state import CliState, print_error
 from checks.errors import WsusbotError
 
@@ -96,7 +105,16 @@ def _log_format(text: str) -> LogFormat:
     raise UsageError(f"--log-format {text[:20]!r}: use text or json")
 
 
-_COMMAND_MODULES = (checks_cmd, check_cmd, lab_cmd, serve_cmd, digest_cmd, demo_cmd, db_cmd)
+_COMMAND_MODULES = (
+    checks_cmd,
+    check_cmd,
+    lab_cmd,
+    serve_cmd,
+    digest_cmd,
+    demo_cmd,
+    db_cmd,
+    worker_cmd,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

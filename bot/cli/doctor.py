@@ -271,7 +271,9 @@ def doctor_lines(
         # the doctor never migrates nor creates the store: the services get a throwaway one
         services = Services(settings=settings, db=Database("sqlite:///:memory:"))
         try:
-            targets = services.inventory.all()
+            # a site's hosts are reached (and logged on to) by that site's worker, which
+            # holds their credentials; the bot checks only the hosts it reaches itself
+            targets = services.bot_reached(services.inventory.all())
             lines += credential_lines(services, targets)
             if hosts:
                 lines += host_lines(services, targets)
@@ -280,4 +282,14 @@ def doctor_lines(
     if slack:
         lines += slack_lines(settings)
     lines += digest_lines(settings, now)
+    lines += site_lines(settings)
     return lines
+
+
+def site_lines(settings: Settings) -> list[DoctorLine]:
+    """The broker and each site's live workers (only with ``[broker] url``)."""
+    if settings.broker.url is None:
+        return []
+    from bot.sites.liveness import doctor_lines as ask_sites
+
+    return [DoctorLine(item, ok, detail) for item, ok, detail in ask_sites(settings)]

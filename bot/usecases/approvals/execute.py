@@ -26,7 +26,6 @@ from bot.usecases.context import BotContext
 from checks.errors import CollectionError, WsusbotError
 from checks.fixes import FixMeta, get_fix
 from checks.model import Status
-from handlers.fixes import FixRunner
 from handlers.target import HostTarget
 
 log = logging.getLogger(__name__)
@@ -56,8 +55,9 @@ async def _run(ctx: BotContext, approval_id: str) -> None:
     )
     try:
         target = ctx.services.inventory.resolve(approval.host)
-        runner = FixRunner(ctx.services.winrm_client(), ctx.services.password_for)
-        result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S)
+        # the approval id is the idempotency key a site worker claims before it runs the fix
+        runner = ctx.services.fix_runner()
+        result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S, key=approval.id)
     except WsusbotError as exc:
         reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
         if isinstance(exc, CollectionError) and exc.delivered:
