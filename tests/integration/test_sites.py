@@ -27,6 +27,10 @@ from tests.integration.sites_support import (
 from tests.integration.slack_support import lab_sections
 
 #: the mixed scenario's estate, split in two: the server and two clients, two clients
+#: real worker processes start in 5-20 s each (their imports) and a fix proof waits out a
+#: deadline: far past the suite's 120 s default on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(900)
+
 SITES = {"wsus01": "north", "xp01": "north", "srv03": "north", "xp02": "south", "win10": "south"}
 DIGEST_CHANNEL = "C0DIGEST"
 NEVER_DURING_TESTS = "0 8 29 2 *"

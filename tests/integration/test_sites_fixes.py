@@ -35,6 +35,10 @@ from tests.integration.sites_support import (
 from tests.integration.slack_support import blocks_text, slack_lab
 from tests.integration.test_slack_fixes import APPR, card, click, fix_runs, request
 
+#: real worker processes start in 5-20 s each (their imports) and a fix proof waits out a
+#: deadline: far past the suite's 120 s default on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(900)
+
 FIX = "client.restart_wuauserv"
 PROBE = "fix_restart_wuauserv"
 
