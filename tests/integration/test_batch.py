@@ -71,21 +71,25 @@ def test_halts_when_the_second_wave_exceeds_the_threshold(tmp_path: Path) -> Non
 
 
 def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
-    with batch_lab(tmp_path, batch__pause_between_waves_s=3) as lab:
+    with batch_lab(tmp_path, batch__pause_between_waves_s=5) as lab:
         requested = request(lab)
         click(lab, APPR, requested, "batch_approve").wait_ack(5)
         settle_canary(lab)
-        lab.slack.wait_for(
-            lambda: "fixed 1" in blocks_text(batch_card(lab).blocks) or None,
-            timeout=60,
-            description="canary fixed",
+        batch_id = only_batch(lab)
+        canary = lab.slack.wait_for(
+            lambda: next(
+                (s for s in store(lab).steps(batch_id)[:1] if s.state is not StepState.STARTED),
+                None,
+            ),
+            timeout=90,
+            description="canary finished",
         )
+        assert canary.state is StepState.FIXED, (canary, store(lab).get(batch_id))
         click(lab, APPR2, requested, "batch_pause").wait_ack(5)
         paused = batch_card(lab, "paused")
         assert {b["action_id"] for b in buttons(paused)} == {"batch_resume", "batch_abort"}
         lab.drain()
         before = sum(fix_runs(lab, h) for h in CLIENTS)
-        batch_id = only_batch(lab)
         pending = store(lab).counts(batch_id)[StepState.PENDING]
         assert pending > 0
         click(lab, APPR, requested, "batch_resume").wait_ack(5)
@@ -236,9 +240,10 @@ def settle_canary(lab: SlackLab) -> None:
         timeout=60,
         description="the canary waiting",
     )
-    # the canary waits 10 minutes and holds its lease for 30 s past that
-    lab.estate.clock.advance(timedelta(minutes=10, seconds=5))
-    lab.clock.advance(timedelta(minutes=10, seconds=5))
+    # the canary waits 10 minutes (the lab's detection runs within them) and holds its
+    # lease for 2 minutes past that
+    lab.estate.clock.advance(timedelta(minutes=10))
+    lab.clock.advance(timedelta(minutes=10))
 
 
 def request(lab: SlackLab, group: str = "lab") -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.store.audit import AuditAction
@@ -16,7 +16,6 @@ from bot.store.batches import BatchRecord, BatchState, StepRecord, StepState
 from bot.usecases.approvals.execute import FIX_DEADLINE_S, verify
 from bot.usecases.batch.common import (
     BOT_USER,
-    LEASE,
     audit,
     batches,
     lease_kept,
@@ -33,6 +32,8 @@ from handlers.fixes import FixRunner
 
 log = logging.getLogger(__name__)
 
+#: how long past a canary's wait its lease lasts (the verifying check runs meanwhile)
+WAIT_MARGIN = timedelta(minutes=2)
 #: how often a pause between waves looks at the batch's state (Pause, Abort)
 POLL_S = 0.25
 
@@ -193,6 +194,11 @@ async def run_host(
         state, detail = StepState.UNVERIFIED, _past_deadline(deadline)
     if ran is not None:
         if canary and settle:
+            # the wait is fixed before anyone is told about it
+            until = ctx.now() + timedelta(minutes=settle)
+            # alive all along the wait: the lease covers it, and the verifying check after
+            # it (renewals never shorten it)
+            await asyncio.to_thread(store.renew_lease, batch.id, owner, until + WAIT_MARGIN)
             await asyncio.to_thread(
                 update_card,
                 ctx,
@@ -200,10 +206,7 @@ async def run_host(
                 note=f"the canary's fix ran; its verifying checks run in {settle} minutes, "
                 "when its detection has run (self-update takes 6-10)",
             )
-            wait = timedelta(minutes=settle)
-            # alive all along the wait: the lease covers it (renewals never shorten it)
-            await asyncio.to_thread(store.renew_lease, batch.id, owner, ctx.now() + wait + LEASE)
-            await _wait_clock(ctx, batch.id, wait)
+            await _wait_clock(ctx, batch.id, until)
         try:
             state, detail = await asyncio.wait_for(
                 _verify(ctx, fix, step.host, user, ran, delayed=bool(settle) and not canary),
@@ -248,9 +251,8 @@ def _past_deadline(deadline: float) -> str:
     )
 
 
-async def _wait_clock(ctx: BotContext, batch_id: str, delay: timedelta) -> None:
-    """Until the bot's clock has moved ``delay`` on, or the batch was aborted."""
-    until = ctx.now() + delay
+async def _wait_clock(ctx: BotContext, batch_id: str, until: datetime) -> None:
+    """Until the bot's clock reaches ``until``, or the batch was aborted."""
     while ctx.now() < until:
         batch = await asyncio.to_thread(reload, ctx, batch_id)
         if batch.state is BatchState.ABORTED:
