@@ -15,6 +15,11 @@ the same rounds, interleaved: ``grep -c -i wutrack.bin FILE`` and a plain Python
 ratios are the medians of the per-round ratios, and the peak RSS is the largest of each
 command's processes (``wait4``). ``--before`` adds the scan as it was (every line decoded
 and put through the line loop).
+
+``logscan`` runs ``scan_files`` as the command does: on a file this large it forks two
+search processes (each reads the file and searches every other 4 MiB unit) while the
+command parses and aggregates, so it uses up to three processes on two CPUs, and its peak
+RSS is that of the largest of them (GNU time reports the largest process, not the sum).
 """
 
 from __future__ import annotations

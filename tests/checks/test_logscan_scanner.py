@@ -168,6 +168,7 @@ def test_the_last_line_without_a_newline_is_read(
 
 
 @needs_fork
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
 @given(data=byte_logs())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

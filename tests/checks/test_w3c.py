@@ -478,6 +478,8 @@ def byte_logs(draw: Any) -> bytes:
 
 # chunks of 2 bytes put every CRLF and every line across a boundary; single bytes (covered by
 # tests/checks/test_logscan_scanner.py) make the large examples too slow for the timeout
+# the large examples at tiny chunks take minutes on a loaded 2-core machine
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("chunk", [2, 7, 64, 1 << 20])
 @given(data=byte_logs(), compress=st.booleans(), truncate=st.booleans())
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
