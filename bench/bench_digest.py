@@ -114,6 +114,9 @@ def baseline(path: Path) -> None:
 @dataclasses.dataclass
 class Run:
     wall_s: float
+    #: user + system CPU of the process itself (steadier than wall time on a busy machine;
+    #: the lab's own CPU is in its process, not here)
+    cpu_s: float
     peak_mib: float
     exit_code: int
     output: str
@@ -130,7 +133,8 @@ def _timed(command: list[str]) -> Run:
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    return Run(wall, usage.ru_maxrss / 1024, child.returncode, output)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, child.returncode, output)
 
 
 _SEEN = re.compile(r"([\d,]+) computers on")
@@ -196,6 +200,8 @@ def bench_size(count: int, rounds: int) -> dict[str, Any]:
         "ours_min": min(r.wall_s for r in ours),
         "ours_max": max(r.wall_s for r in ours),
         "ours_peak": statistics.median(r.peak_mib for r in ours),
+        "ours_cpu": statistics.median(r.cpu_s for r in ours),
+        "base_cpu": statistics.median(r.cpu_s for r in bases),
         "ratio": statistics.median(o.wall_s / b.wall_s for o, b in zip(ours, bases, strict=True)),
         "complete": complete,
         "exit_codes": sorted({r.exit_code for r in ours}),
@@ -224,15 +230,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         "| computers | baseline s (in-process s) | baseline peak MiB | wsusbot s (min–max) "
-        "| wsusbot peak MiB | ratio wsusbot/baseline | read completely |"
+        "| wsusbot peak MiB | ratio wsusbot/baseline | CPU s baseline / wsusbot | read completely |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         read = "yes" if row["complete"] else f"NO (exit {row['exit_codes']}, read {row['read']})"
         print(
             f"| {row['computers']:,} | {row['base_s']:.2f} ({row['base_inner_s']:.2f}) "
             f"| {row['base_peak']:.0f} | {row['ours_s']:.2f} ({row['ours_min']:.2f}–"
-            f"{row['ours_max']:.2f}) | {row['ours_peak']:.0f} | {row['ratio']:.1f}× | {read} |"
+            f"{row['ours_max']:.2f}) | {row['ours_peak']:.0f} | {row['ratio']:.1f}× "
+            f"| {row['base_cpu']:.2f} / {row['ours_cpu']:.2f} | {read} |"
         )
     print(f"\nload average after: {Path('/proc/loadavg').read_text().strip()}")
 
