@@ -10,6 +10,7 @@ from bot.auth import Role
 from bot.chat import ChatError
 from bot.observability.logs import run_scope
 from bot.store.audit import AuditAction, AuditRecord
+from bot.store.check_posts import POSTING
 from bot.store.tokens import TokenKind
 from bot.usecases.context import BotContext
 from bot.views import (
@@ -134,12 +135,14 @@ async def run_and_post(
     buttons = await asyncio.to_thread(_fix_buttons, ctx, report, target, outcome.run_id, channel)
     view = ReportView(report, requested_by=user, fix_buttons=buttons, run_id=outcome.run_id)
     if post_id is not None and not await asyncio.to_thread(
-        ctx.services.check_posts.finish, post_id
+        ctx.services.check_posts.posting, post_id
     ):
         # recovery already told this message "interrupted": a late verdict goes in its thread
         await asyncio.to_thread(_post_late, ctx, channel, ts, view)
     else:
         await asyncio.to_thread(_post_result, ctx, channel, ts, view)
+        if post_id is not None:
+            await asyncio.to_thread(ctx.services.check_posts.finish, post_id)
     await asyncio.to_thread(
         ctx.record,
         AuditRecord(
@@ -199,10 +202,18 @@ def interrupt_orphaned_checks(ctx: BotContext, *, at_startup: bool = False) -> i
     for post in ctx.services.check_posts.orphans(ctx.now(), every_running=every):
         if not ctx.services.check_posts.interrupt(post.id):
             continue
-        text = (
-            f"the check of {post.host} was interrupted: the bot stopped before it finished. "
-            f"Run `/wsus check {post.host}` again."
-        )
+        if post.state == POSTING:
+            # the verdict is recorded; whether the message showed it is unknown
+            text = (
+                f"the check of {post.host} finished, but posting its result was interrupted "
+                f"(the bot stopped): `/wsus history {post.host}` shows it, or run "
+                f"`/wsus check {post.host}` again."
+            )
+        else:
+            text = (
+                f"the check of {post.host} was interrupted: the bot stopped before it "
+                f"finished. Run `/wsus check {post.host}` again."
+            )
         try:
             ctx.chat.update(post.channel, post.ts, Notice(text))
         except ChatError as exc:

@@ -125,7 +125,7 @@ def protocol_options(monkeypatch: pytest.MonkeyPatch, host: HostTarget) -> dict[
     monkeypatch.setattr("handlers.winrm.Protocol", Recording)
     monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", True)
     client = WinrmClient(WinrmSettings(connect_retries=0))
-    client._protocol(host, None, time.monotonic() + 30)
+    client.build_session(host, None, time.monotonic() + 30)
     return seen
 
 

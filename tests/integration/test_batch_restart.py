@@ -38,14 +38,16 @@ def check_all(config: Path) -> None:
         services.close()
 
 
-def card(slack: LocalSlack, state: str, timeout: float = 30) -> object:
+def card(slack: LocalSlack, *states: str, timeout: float = 30) -> object:
     def find() -> object:
         for message in slack.messages(CHANNEL):
-            if message.text.startswith(f"batch {FIX} ") and message.text.endswith(f": {state}"):
+            if message.text.startswith(f"batch {FIX} ") and any(
+                message.text.endswith(f": {state}") for state in states
+            ):
                 return message
         return None
 
-    return slack.wait_for(find, timeout=timeout, description=f"batch card {state}")
+    return slack.wait_for(find, timeout=timeout, description=f"batch card {'/'.join(states)}")
 
 
 def runs(estate: Estate) -> dict[str, int]:
@@ -123,10 +125,14 @@ def test_a_bot_killed_mid_wave_fixes_no_host_twice_and_waits(tmp_path: Path) -> 
             assert "Confirm and resume" in thread
             assert "not re-run" in thread
             slack.click_button(APPR, CHANNEL, waiting.ts, "batch_resume").wait_ack(10)  # type: ignore[attr-defined]
-            done = card(slack, "completed", timeout=90)
+            # the steps left unverified by the kill may halt the batch at its threshold; it
+            # ends either way, and no host ever ran twice
+            done = card(slack, "completed", "halted", timeout=90)
             again.drain()
             final = runs(estate)
-            assert max(final.values()) == 1
+            assert max(final.values()) <= 1
+            if done.text.endswith(": completed"):  # type: ignore[attr-defined]
+                assert all(final[h] == 1 for h in CLIENTS if h not in started)
             # a host whose step had started is never run again
             assert all(final[h] == killed_at[h] for h in started)
             assert "unverified" in blocks_text(done.blocks)  # type: ignore[attr-defined]

@@ -227,7 +227,7 @@ def test_check_button_runs_a_check_in_the_digest_thread(tmp_path: Path) -> None:
         buttons = [
             b["accessory"]
             for b in message.blocks
-            if (b.get("accessory") or {}).get("type") == "button"
+            if (b.get("accessory") or {}).get("action_id") == "digest_check"
         ]
         assert buttons, "fleet01 (in the inventory) is a top host with a Check button"
         lab.slack.click_button(

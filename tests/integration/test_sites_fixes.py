@@ -85,7 +85,8 @@ def test_an_approved_fix_runs_once_on_the_site_worker(tmp_path: Path) -> None:
         click(lab, APPR, requested, "approval_approve").wait_ack(5)
         done = card(lab, requested.thread_ts, FIX, "succeeded", timeout=90)
         text = blocks_text(done.blocks)
-        assert "Before:" in text
+        assert "*Before*" in text
+        assert "*After*" in text
         assert "client.services: pass" in text
         assert fix_runs(lab, "xp01", PROBE) == 1
         [claim] = FixLedger(worker.state_dir / "fix-ledger.sqlite").claims()

@@ -45,6 +45,7 @@ from bot.store.runs import RunSummary
 from bot.views import (
     ApprovalView,
     AuditLine,
+    BatchView,
     ChatMessage,
     Checking,
     DigestView,
@@ -1183,6 +1184,26 @@ def _one_of_each() -> list[ChatMessage]:
         DigestView(digest, compare(digest.stalled, None), top, csv_attached=True),
         HealthyDigestView(Digest("evening", NOW, servers_read=["wsus01"])),
         HistoryView("pc1", (row("pc1"),)),
+        BatchView(
+            batch_id="bat_1",
+            fix=get_fix("client.restart_wuauserv"),
+            state="requested",
+            source="group lab",
+            requested_by="U1",
+            expires_at=NOW,
+            plan={
+                "canary": 1,
+                "wave_size": 10,
+                "failure_threshold": 1,
+                "pause_s": 0,
+                "concurrency": 4,
+                "host_deadline_s": 60,
+            },
+            hosts=("pc1", "pc2"),
+            counts={"pending": 2},
+            controls=("approve", "deny"),
+            token="tok",
+        ),
     ]
 
 
@@ -1203,7 +1224,9 @@ def test_render_handles_every_chat_message() -> None:
 
 def test_render_routes_each_view_to_its_builder() -> None:
     for message in _one_of_each():
-        if isinstance(message, ReportDetails | DigestView | HealthyDigestView | AuditLine):
+        if isinstance(
+            message, ReportDetails | DigestView | HealthyDigestView | AuditLine | BatchView
+        ):
             continue
         builder: Any = {
             Checking: checking,
