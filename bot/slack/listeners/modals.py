@@ -16,7 +16,7 @@ from slack_bolt import Ack, App
 from bot.chat import ChatError
 from bot.slack import ids
 from bot.slack.blocks.modals import REASON_MAX
-from bot.slack.listeners.payloads import metadata_fields, submitted
+from bot.slack.listeners.payloads import Submission, metadata_fields, submitted
 from bot.usecases.approvals.decide import Decision, decide
 from bot.usecases.approvals.request import request_fix
 from bot.usecases.context import BotContext
@@ -45,16 +45,24 @@ def _tell(ctx: BotContext, user: str, channel: str, home: bool, text: str) -> No
         publish_home(ctx, user, notice=text)
 
 
+def _accepted_reason(ack: Ack, form: Submission) -> str | None:
+    """The reason typed, acked; or None, with the problem shown in the modal."""
+    reason = form.text(ids.REASON_BLOCK, ids.REASON_INPUT, REASON_MAX + 1)
+    problem = _reason_error(reason)
+    if problem:
+        ack(response_action="errors", errors={ids.REASON_BLOCK: problem})
+        return None
+    ack()
+    return reason
+
+
 def register(app: App, ctx: BotContext) -> None:
     @app.view(ids.REQUEST_REASON_VIEW)
     def request_reason(ack: Ack, body: dict[str, Any]) -> None:
         form = submitted(body)
-        reason = form.text(ids.REASON_BLOCK, ids.REASON_INPUT, REASON_MAX + 1)
-        problem = _reason_error(reason)
-        if problem:
-            ack(response_action="errors", errors={ids.REASON_BLOCK: problem})
+        reason = _accepted_reason(ack, form)
+        if reason is None:
             return
-        ack()
         meta = metadata_fields(form.metadata)
         channel = meta.get("channel", "")
         refusal = request_fix(
@@ -72,12 +80,9 @@ def register(app: App, ctx: BotContext) -> None:
     @app.view(ids.DENY_REASON_VIEW)
     def deny_reason(ack: Ack, body: dict[str, Any]) -> None:
         form = submitted(body)
-        reason = form.text(ids.REASON_BLOCK, ids.REASON_INPUT, REASON_MAX + 1)
-        problem = _reason_error(reason)
-        if problem:
-            ack(response_action="errors", errors={ids.REASON_BLOCK: problem})
+        reason = _accepted_reason(ack, form)
+        if reason is None:
             return
-        ack()
         meta = metadata_fields(form.metadata)
         channel = meta.get("channel", "")
         home = bool(meta.get("home"))
