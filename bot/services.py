@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.identity import cli_identity
 from bot.inventory import Inventory
 from bot.observability.metrics import Metrics
 from bot.observability.runs import CountingRunStore
@@ -212,11 +211,6 @@ class Services:
             self._sites.close()
             self._sites = None
         self.db.dispose()
-
-
-def cli_user(as_user: str | None = None) -> str:
-    """The audit identity of a CLI action: ``cli:NAME`` (``--as NAME``) or the OS user."""
-    return cli_identity(as_user)
 
 
 def password_for(target: HostTarget, cache: dict[Path | None, Secret]) -> Secret | None:
