@@ -34,7 +34,7 @@ from checks.secret import Secret
 from handlers.http import HttpProber, server_probe_urls
 from handlers.probes import compose
 from handlers.target import HostTarget
-from handlers.winrm import ScriptResult, WinrmClient
+from handlers.winrm import ScriptResult, ShellSession, WinrmClient
 
 PasswordSource = Callable[[HostTarget], Secret | None]
 CursorSource = Callable[[HostTarget], LogCursor | None]
@@ -140,6 +140,13 @@ class LiveCollector:
         )
         return decode_probe_output(target.name, result)
 
+    async def _in_shell(
+        self, target: HostTarget, shell: ShellSession, script: str, deadline: float
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._executor, shell.run, script, deadline)
+        return decode_probe_output(target.name, result)
+
     async def _detect_role(self, target: HostTarget, deadline: float) -> str:
         """Pattern hosts without a role: ask the host whether WSUS is installed."""
         data = await self._run(
@@ -163,9 +170,32 @@ class LiveCollector:
             }
         )
         urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
-        bundle, http = await asyncio.gather(
-            self._run(target, script, deadline), self._http.fetch_all(urls)
-        )
+        loop = asyncio.get_running_loop()
+        # one log-on and one shell for the bundle and every further inventory page
+        opened = self._winrm.session(target, self._passwords(target), deadline=deadline)
+        fetches = asyncio.ensure_future(self._http.fetch_all(urls))
+        try:
+            shell = await loop.run_in_executor(self._executor, opened.__enter__)
+        except BaseException:
+            await fetches
+            raise
+        try:
+            return await self._server_facts(target, shell, script, fetches, deadline)
+        finally:
+            await loop.run_in_executor(self._executor, opened.__exit__, None, None, None)
+
+    async def _server_facts(
+        self,
+        target: HostTarget,
+        shell: ShellSession,
+        script: str,
+        fetches: asyncio.Future[list[HttpResult]],
+        deadline: float,
+    ) -> ServerFacts:
+        try:
+            bundle = await self._in_shell(target, shell, script, deadline)
+        finally:
+            http = await fetches
         documents = _bundle_documents(target.name, bundle)
         server = documents.get("server_facts")
         if not isinstance(server, dict):
@@ -179,11 +209,13 @@ class LiveCollector:
         inventory = merged.pop("wsus_computers", None)
         del bundle, documents, document  # the raw first page lives on only in ``inventory``
         if inventory is not None:
-            merged["wsus_computers"] = await self._whole_inventory(target, inventory, deadline)
+            merged["wsus_computers"] = await self._whole_inventory(
+                target, shell, inventory, deadline
+            )
         return _parse(target.name, merged, SERVER_FACTS)  # type: ignore[return-value]
 
     async def _whole_inventory(
-        self, target: HostTarget, first: dict[str, Any], deadline: float
+        self, target: HostTarget, shell: ShellSession, first: dict[str, Any], deadline: float
     ) -> dict[str, Any]:
         """The bundle's first inventory page plus every further page, one command each,
         as one complete ``wsusbot.wsus_computers/1`` document. Each page becomes lean
@@ -203,7 +235,7 @@ class LiveCollector:
                 return pages.complete()
             script = compose.render("wsus_computers", self._page_params(pages.next_offset))
             try:
-                page = await self._run(target, script, deadline)
+                page = await self._in_shell(target, shell, script, deadline)
             except CollectionError as exc:
                 return pages.failed(f"the page at offset {pages.next_offset} was not read: {exc}")
 

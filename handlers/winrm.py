@@ -1,22 +1,27 @@
-"""Run one probe script on a host over WinRM (pywinrm), within a deadline.
+"""Run probe scripts on a host over WinRM, within a deadline.
 
-One shell, one command per call (docs/architecture.md: collect once): the command line carries a
-tiny stager and the probe script travels on stdin (docs/probes.md, "Transport"), so the
-Windows command-line limit never caps a probe. Every foreign exception is translated here
+One shell per host visit, one command per script (docs/architecture.md: collect once): the
+command line carries a tiny stager and the probe script travels on stdin (docs/probes.md,
+"Transport"), so the Windows command-line limit never caps a probe. NTLM hosts (the
+default) go through the lean client in :mod:`handlers.wsman`; Kerberos, CredSSP, Basic and
+certificate hosts through pywinrm. Every foreign exception is translated here
 into the :class:`~checks.errors.CollectionError` family; no message carries the password.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import ssl
 import time
 import types
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import certifi
 import requests
 import winrm.transport
 from winrm.exceptions import (
@@ -26,7 +31,7 @@ from winrm.exceptions import (
     WinRMTransportError,
     WSManFaultError,
 )
-from winrm.protocol import Protocol
+from winrm.protocol import Protocol as WinrmProtocol
 
 from checks.errors import (
     AuthenticationFailedError,
@@ -41,11 +46,11 @@ from checks.errors import (
 from checks.secret import Secret
 from handlers.probes import compose
 from handlers.target import HostTarget
+from handlers.wsman.channel import NtlmChannel
+from handlers.wsman.envelopes import Envelopes
+from handlers.wsman.shell import MAX_OUTPUT_BYTES, RemoteShell
 
 log = logging.getLogger(__name__)
-
-#: a hostile or broken host must not make the bot buffer without bound
-MAX_OUTPUT_BYTES = 64 * 2**20
 
 
 class EnvironmentFreeSession(requests.Session):
@@ -88,7 +93,7 @@ _BUILD_SESSION = types.FunctionType(
 )
 
 
-def environment_free(protocol: Protocol) -> Protocol:
+def environment_free(protocol: WinrmProtocol) -> WinrmProtocol:
     """``protocol`` with a transport whose sessions never read (or write) os.environ."""
     transport = protocol.transport
     transport.build_session = types.MethodType(_BUILD_SESSION, transport)  # type: ignore[method-assign]
@@ -115,6 +120,107 @@ class ScriptResult:
 Sleep = Callable[[float], None]
 
 
+class ShellSession(Protocol):
+    """A logged-on shell on one host: scripts run one after another, then close()."""
+
+    def run(self, script: str, deadline: float) -> ScriptResult: ...
+
+    def close(self) -> None: ...
+
+
+class _LeanShell:
+    """The lean client's shell (handlers/wsman): the stager on the command line, the
+    script on stdin (docs/probes.md, "Transport")."""
+
+    def __init__(self, shell: RemoteShell, host: str, password: Secret | None) -> None:
+        self._shell = shell
+        self._host = host
+        self._password = password
+
+    def run(self, script: str, deadline: float) -> ScriptResult:
+        with _translated(self._host, self._password, stage="run"):
+            out = self._shell.run(
+                compose.encoded_command(compose.stager()), script.encode("utf-8"), deadline
+            )
+        return ScriptResult(out.stdout, out.stderr, out.exit_code)
+
+    def close(self) -> None:
+        self._shell.close()
+
+
+class _PywinrmShell:
+    """Kerberos, CredSSP, Basic and certificate hosts: pywinrm's Protocol, one shell."""
+
+    def __init__(
+        self, protocol: WinrmProtocol, shell_id: str, host: str, password: Secret | None
+    ) -> None:
+        self._protocol = protocol
+        self._shell_id = shell_id
+        self._host = host
+        self._password = password
+
+    @classmethod
+    def open(
+        cls, protocol: WinrmProtocol, target: HostTarget, password: Secret | None
+    ) -> _PywinrmShell:
+        try:
+            with _translated(target.name, password, stage="connect"):
+                shell_id: str = protocol.open_shell(codepage=65001)
+        except BaseException:
+            _quietly(lambda: protocol.transport.close_session())
+            raise
+        return cls(protocol, shell_id, target.name, password)
+
+    def run(self, script: str, deadline: float) -> ScriptResult:
+        protocol, shell_id = self._protocol, self._shell_id
+        with _translated(self._host, self._password, stage="start"):
+            command_id = protocol.run_command(shell_id, compose.encoded_command(compose.stager()))
+        try:
+            with _translated(self._host, self._password, stage="run"):
+                protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
+                stdout, stderr, code = self._receive(command_id, deadline)
+        except CollectionError as exc:
+            # the command had started on the host: what it did there is unknown
+            exc.delivered = True
+            raise
+        # no Signal(terminate) for a finished command: the Delete at close() ends the
+        # shell and everything in it ([MS-WSMV] 3.1.4.4.1: "Any commands in progress
+        # SHOULD be immediately terminated and all resources for the Shell SHOULD be
+        # freed", https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/d2855e51-d060-40e2-a7bc-972ae8b403de)
+        return ScriptResult(stdout, stderr, code)
+
+    def close(self) -> None:
+        _quietly(lambda: self._protocol.close_shell(self._shell_id))
+        _quietly(lambda: self._protocol.transport.close_session())
+
+    def _receive(self, command_id: str, deadline: float) -> tuple[bytes, bytes, int]:
+        protocol, shell_id, host = self._protocol, self._shell_id, self._host
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+        received = 0
+        while True:
+            if time.monotonic() >= deadline:
+                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+                raise CollectionTimeoutError(
+                    f"{host}: the command did not finish before the deadline"
+                )
+            try:
+                out, err, code, done = protocol.get_command_output_raw(shell_id, command_id)
+            except WinRMOperationTimeoutError:
+                continue  # expected while a long command runs: poll again (deadline above)
+            stdout.append(out)
+            stderr.append(err)
+            received += len(out) + len(err)
+            if received > MAX_OUTPUT_BYTES:
+                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+                raise BadOutputError(
+                    f"{host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} MiB; "
+                    "refusing the rest"
+                )
+            if done:
+                return b"".join(stdout), b"".join(stderr), code
+
+
 class WinrmClient:
     """Synchronous (pywinrm is); the async runner calls it in a worker thread."""
 
@@ -123,6 +229,8 @@ class WinrmClient:
         self._sleep = sleep
         #: password -> its NTLM ``LM:NT`` hash form (see _ntlm_password)
         self._ntlm_hashes: dict[str, str] = {}
+        self._envelope_cache: dict[tuple[str, int], Envelopes] = {}
+        self._tls_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
 
     def run(
         self,
@@ -138,12 +246,43 @@ class WinrmClient:
         Only failures to *connect* (before any shell exists) are retried, and only when
         ``retry_connect``: a fix is never retried (its command may have run).
         """
+        with self._session(target, password, deadline, retry_connect) as shell:
+            return shell.run(script, deadline)
+
+    def session(
+        self,
+        target: HostTarget,
+        password: Secret | None,
+        *,
+        deadline: float,
+        retry_connect: bool = True,
+    ) -> contextlib.AbstractContextManager[ShellSession]:
+        """One logged-on shell on ``target`` for several scripts in turn (a server's bundle
+        and each further inventory page): one log-on and one shell instead of one each."""
+        return self._session(target, password, deadline, retry_connect)
+
+    @contextlib.contextmanager
+    def _session(
+        self, target: HostTarget, password: Secret | None, deadline: float, retry_connect: bool
+    ) -> Iterator[ShellSession]:
         self._refuse_insecure(target)
+        shell = self._open(target, password, deadline, retry_connect)
+        try:
+            yield shell
+        finally:
+            shell.close()
+
+    def _open(
+        self, target: HostTarget, password: Secret | None, deadline: float, retry_connect: bool
+    ) -> ShellSession:
         attempts = 1 + (self._settings.connect_retries if retry_connect else 0)
         delay = self._settings.retry_backoff_s
         for attempt in range(1, attempts + 1):
             try:
-                return self._run_once(target, password, script, deadline)
+                if target.transport == "ntlm":
+                    return self._open_lean(target, password, deadline)
+                protocol = self.build_session(target, password, deadline)
+                return _PywinrmShell.open(protocol, target, password)
             except HostUnreachableError:
                 remaining = deadline - time.monotonic()
                 if attempt == attempts or remaining <= delay:
@@ -154,6 +293,82 @@ class WinrmClient:
                 self._sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover - loop always returns/raises
+
+    def _open_lean(
+        self, target: HostTarget, password: Secret | None, deadline: float
+    ) -> ShellSession:
+        """NTLM hosts: the lean client (handlers/wsman), same rules as pywinrm's."""
+        operation, read = self._timeouts(target, deadline)
+        if not target.username or password is None:
+            raise ConfigError(
+                f"{target.name}: WinRM NTLM needs a username and a password "
+                "(winrm.username, winrm.password_file)"
+            )
+        https = target.winrm_url.lower().startswith("https")
+        encrypt = target.message_encryption == "always" or (
+            target.message_encryption == "auto" and not https
+        )
+        channel = NtlmChannel(
+            target.name,
+            target.winrm_url,
+            target.username,
+            self._ntlm_password(password.reveal()),
+            encrypt=encrypt,
+            timeout_s=read,
+            tls_context=self._tls_context(target) if https else None,
+        )
+        shell = RemoteShell(target.name, channel, self._envelopes(target.winrm_url, operation))
+        with _translated(target.name, password, stage="connect"):
+            try:
+                shell.open()
+            except BaseException:
+                shell.close()
+                raise
+        return _LeanShell(shell, target.name, password)
+
+    def _envelopes(self, endpoint: str, operation_timeout_s: int) -> Envelopes:
+        key = (endpoint, operation_timeout_s)
+        messages = self._envelope_cache.get(key)
+        if messages is None:
+            if len(self._envelope_cache) > 10_000:
+                self._envelope_cache.clear()
+            messages = self._envelope_cache[key] = Envelopes(endpoint, operation_timeout_s)
+        return messages
+
+    def _tls_context(self, target: HostTarget) -> ssl.SSLContext:
+        """One context per trust setting (loading a CA bundle costs milliseconds): the
+        host's CA bundle, else certifi's (what requests verifies pywinrm's hosts with)."""
+        key = (target.verify_tls, str(target.ca_bundle) if target.ca_bundle else None)
+        context = self._tls_contexts.get(key)
+        if context is None:
+            if not target.verify_tls:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                try:
+                    context = ssl.create_default_context(
+                        cafile=str(target.ca_bundle) if target.ca_bundle else certifi.where()
+                    )
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConfigError(
+                        f"{target.name}: cannot load the CA bundle {target.ca_bundle}: "
+                        f"{getattr(exc, 'strerror', None) or exc}"
+                    ) from None
+            self._tls_contexts[key] = context
+        return context
+
+    def _timeouts(self, target: HostTarget, deadline: float) -> tuple[int, int]:
+        """The WS-Management operation timeout and the HTTP read timeout for a deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.5:
+            raise CollectionTimeoutError(f"{target.name}: deadline passed before connecting")
+        # the server may hold a Receive for the whole operation timeout, so it must end
+        # before the deadline, and the HTTP read timeout must exceed it (pywinrm refuses
+        # a read timeout that does not)
+        operation = max(1, int(min(self._settings.operation_timeout_s, remaining - 0.5)))
+        read = max(operation + 1, int(min(self._settings.read_timeout_s, remaining + 0.5)))
+        return operation, read
 
     # ------------------------------------------------------------------ internals
 
@@ -171,17 +386,10 @@ class WinrmClient:
 
     def build_session(
         self, target: HostTarget, password: Secret | None, deadline: float
-    ) -> Protocol:
+    ) -> WinrmProtocol:
         """The one place a WinRM session (pywinrm ``Protocol``) is built for a host: the
         transport, credentials, TLS and timeouts. Nothing is sent until the first call."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.5:
-            raise CollectionTimeoutError(f"{target.name}: deadline passed before connecting")
-        # the server may hold a Receive for the whole operation timeout, so it must end
-        # before the deadline, and the HTTP read timeout must exceed it (pywinrm refuses
-        # a read timeout that does not)
-        operation = max(1, int(min(self._settings.operation_timeout_s, remaining - 0.5)))
-        read = max(operation + 1, int(min(self._settings.read_timeout_s, remaining + 0.5)))
+        operation, read = self._timeouts(target, deadline)
         options: dict[str, Any] = {
             "endpoint": target.winrm_url,
             "transport": "ssl"
@@ -228,7 +436,7 @@ class WinrmClient:
             options["password"] = None
             options["kerberos_hostname_override"] = target.kerberos_hostname_override
         try:
-            return environment_free(Protocol(**options))
+            return environment_free(WinrmProtocol(**options))
         except (WinRMError, ValueError, ImportError) as exc:
             raise ConfigError(
                 f"{target.name}: cannot use WinRM transport {target.transport!r}: "
@@ -255,67 +463,6 @@ class WinrmClient:
             cached = f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
             self._ntlm_hashes[password] = cached
         return cached
-
-    def _run_once(
-        self, target: HostTarget, password: Secret | None, script: str, deadline: float
-    ) -> ScriptResult:
-        protocol = self.build_session(target, password, deadline)
-        with _translated(target.name, password, stage="connect"):
-            shell_id: str = protocol.open_shell(codepage=65001)
-        try:
-            with _translated(target.name, password, stage="start"):
-                command_id = protocol.run_command(
-                    shell_id, compose.encoded_command(compose.stager())
-                )
-            try:
-                with _translated(target.name, password, stage="run"):
-                    protocol.send_command_input(
-                        shell_id, command_id, script.encode("utf-8"), end=True
-                    )
-                    stdout, stderr, code = self._receive(
-                        protocol, shell_id, command_id, deadline, target.name
-                    )
-            except CollectionError as exc:
-                # the command had started on the host: what it did there is unknown
-                exc.delivered = True
-                raise
-            # no Signal(terminate) for a finished command: the Delete below ends the shell
-            # and everything in it ([MS-WSMV] 3.1.4.4.1: "Any commands in progress SHOULD
-            # be immediately terminated and all resources for the Shell SHOULD be freed",
-            # https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/d2855e51-d060-40e2-a7bc-972ae8b403de);
-            # one round trip less per check
-            return ScriptResult(stdout, stderr, code)
-        finally:
-            _quietly(lambda: protocol.close_shell(shell_id))
-            _quietly(lambda: protocol.transport.close_session())
-
-    def _receive(
-        self, protocol: Protocol, shell_id: str, command_id: str, deadline: float, host: str
-    ) -> tuple[bytes, bytes, int]:
-        stdout: list[bytes] = []
-        stderr: list[bytes] = []
-        received = 0
-        while True:
-            if time.monotonic() >= deadline:
-                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
-                raise CollectionTimeoutError(
-                    f"{host}: the command did not finish before the deadline"
-                )
-            try:
-                out, err, code, done = protocol.get_command_output_raw(shell_id, command_id)
-            except WinRMOperationTimeoutError:
-                continue  # expected while a long command runs: poll again (deadline above)
-            stdout.append(out)
-            stderr.append(err)
-            received += len(out) + len(err)
-            if received > MAX_OUTPUT_BYTES:
-                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
-                raise BadOutputError(
-                    f"{host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} MiB; "
-                    "refusing the rest"
-                )
-            if done:
-                return b"".join(stdout), b"".join(stderr), code
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -310,6 +310,7 @@ class _WsmanHandler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._reply(404, b"", "text/plain")
             return
+        self.endpoint.stats.http_post()
         user = self._authenticate(settings)
         if user is None:
             return

@@ -54,7 +54,10 @@ _RESPONSE_ACTIONS = {
 }
 
 DEFAULT_OPERATION_TIMEOUT_S = 60.0
-DEFAULT_MAX_ENVELOPE_SIZE = 153600
+#: the host's MaxEnvelopeSizekb x 1,024: [MS-WSMV] 2.2.4.10 "The default value SHOULD be 500
+#: but MAY be 150"; 3.1.4.1.7: a request without MaxEnvelopeSize, or asking for more, gets
+#: this (https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/90c708de-9b3b-4e5e-a65a-71ab898de0d9)
+DEFAULT_MAX_ENVELOPE_SIZE = 500 * 1024
 _MAX_OPERATION_TIMEOUT_S = 3600.0
 _DURATION = re.compile(
     r"^P(?:(?P<days>\d+)D)?"
@@ -144,7 +147,7 @@ def parse_request(xml: bytes) -> WsmanRequest:
     max_envelope_size = DEFAULT_MAX_ENVELOPE_SIZE
     max_envelope_text = (header.findtext(_q(NS_WSMAN, "MaxEnvelopeSize")) or "").strip()
     if max_envelope_text.isdigit():
-        max_envelope_size = int(max_envelope_text)
+        max_envelope_size = min(int(max_envelope_text), DEFAULT_MAX_ENVELOPE_SIZE)
 
     shell_id = None
     for selector in header.iterfind(f"{_q(NS_WSMAN, 'SelectorSet')}/{_q(NS_WSMAN, 'Selector')}"):

@@ -21,6 +21,8 @@ class WsmanStats:
     open_shells: int = 0
     auth_failures: int = 0
     encrypted_requests: int = 0
+    #: every HTTP POST to /wsman, the authentication legs included (the round trips)
+    http_posts: int = 0
     faults_by_code: Mapping[int, int] = field(default_factory=dict)
 
     @property
@@ -41,6 +43,11 @@ class StatsRecorder:
         self._commands_run = 0
         self._auth_failures = 0
         self._encrypted_requests = 0
+        self._http_posts = 0
+
+    def http_post(self) -> None:
+        with self._lock:
+            self._http_posts += 1
 
     def request(self, action: str) -> None:
         with self._lock:
@@ -75,6 +82,7 @@ class StatsRecorder:
                 open_shells=open_shells,
                 auth_failures=self._auth_failures,
                 encrypted_requests=self._encrypted_requests,
+                http_posts=self._http_posts,
                 faults_by_code=MappingProxyType(dict(self._faults)),
             )
 
@@ -86,3 +94,4 @@ class StatsRecorder:
             self._commands_run = 0
             self._auth_failures = 0
             self._encrypted_requests = 0
+            self._http_posts = 0

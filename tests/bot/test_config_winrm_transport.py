@@ -122,7 +122,7 @@ def protocol_options(monkeypatch: pytest.MonkeyPatch, host: HostTarget) -> dict[
                 endpoint=options["endpoint"], auth_method="plaintext", username="u", password="p"
             )
 
-    monkeypatch.setattr("handlers.winrm.Protocol", Recording)
+    monkeypatch.setattr("handlers.winrm.WinrmProtocol", Recording)
     monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", True)
     client = WinrmClient(WinrmSettings(connect_retries=0))
     client.build_session(host, None, time.monotonic() + 30)

@@ -5,9 +5,11 @@ through a stand-in for WinRM that hands each probe script to the simulated host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,17 @@ class LabWinrm:
     def __init__(self, answer: Answer) -> None:
         self.answer = answer
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.sessions = 0
+
+    @contextlib.contextmanager
+    def session(
+        self, target: HostTarget, password: Secret | None, *, deadline: float
+    ) -> Iterator[Any]:
+        """One shell for several scripts (the server's bundle and its pages)."""
+        self.sessions += 1
+        yield types.SimpleNamespace(
+            run=lambda script, when: self.run(target, password, script, deadline=when)
+        )
 
     def run(
         self, target: HostTarget, password: Secret | None, script: str, *, deadline: float
@@ -108,8 +121,10 @@ def test_pages_make_one_complete_inventory(estate: Any, monkeypatch: pytest.Monk
     assert [c.name for c in document.computers] == [c["name"] for c in whole]
     assert [c.as_json() for c in document.computers] == whole
     assert (document.total, document.offset, document.next_offset) == (COMPUTERS, 0, None)
-    # the first page rides in the bundle; each further page is one command
+    # the first page rides in the bundle; each further page is one command, all of them in
+    # one shell (one log-on)
     assert [name for name, _ in winrm.calls] == ["bundle", "wsus_computers", "wsus_computers"]
+    assert winrm.sessions == 1
     # as compact pages: rows of values under one header, repeated values as table indexes
     assert winrm.calls[0][1]["probes"]["wsus_computers"] == {
         "offset": 0,

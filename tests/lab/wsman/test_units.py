@@ -167,9 +167,31 @@ def test_fault_settings_change_and_notify() -> None:
 
 
 def test_ntlm_user_file_lines_and_permissions(tmp_path: Path) -> None:
-    path = write_ntlm_user_file(tmp_path / "users", {"LAB\\alice": "pw with spaces", "bob": "x"})
-    assert path.read_text() == "LAB:alice:pw with spaces\n:bob:x\n"
+    path = write_ntlm_user_file(
+        tmp_path / "users", {"LAB\\alice": "password", "bob": "col:on and spaces"}
+    )
+    alice, bob = path.read_text().splitlines()
+    # smbpasswd lines; the well-known LM and NT hashes of "password" (MS-NLMP 3.3.1)
+    assert alice == (
+        "LAB\\alice:1000:E52CAC67419A9A224A3B108F3FA6CB6D:8846F7EAEE8FB117AD06BDD830B7586C"
+        ":[U]:LCT-00000000"
+    )
+    assert bob.startswith("bob:1000:")
+    assert "col:on" not in path.read_text(), "the file holds hashes, never a password"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_ntlm_user_file_account_logs_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import spnego
+
+    path = write_ntlm_user_file(tmp_path / "users", {"LAB\\alice": "col:on pw"})
+    monkeypatch.setenv("NTLM_USER_FILE", str(path))
+    initiator = spnego.client("LAB\\alice", "col:on pw", protocol="ntlm")
+    acceptor = spnego.server(protocol="ntlm")
+    challenge = acceptor.step(initiator.step())
+    acceptor.step(initiator.step(challenge))
+    assert acceptor.complete
+    assert str(acceptor.client_principal) == "LAB\\alice"
 
 
 @pytest.mark.parametrize(
@@ -179,7 +201,6 @@ def test_ntlm_user_file_lines_and_permissions(tmp_path: Path) -> None:
         {"": "x"},
         {"LAB\\": "x"},
         {"LAB\\a": "two\nlines"},
-        {"LAB\\a": "col:on"},
     ],
 )
 def test_ntlm_user_file_rejects_unusable_entries(tmp_path: Path, users: dict[str, str]) -> None:
