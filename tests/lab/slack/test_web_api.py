@@ -71,6 +71,11 @@ def test_post_update_and_read_back(slack: LocalSlack, web_client: WebClient) -> 
     thread = slack.messages("C0WSUS", thread_ts=first["ts"])
     assert [m.ts for m in thread] == [first["ts"], reply["ts"]]
     assert thread[1].thread_ts == first["ts"]
+    # the cheap poller's view: the same top-level messages, their current text
+    assert slack.texts("C0WSUS") == [
+        (first["ts"], "wsus01: 2 findings"),
+        (second["ts"], "checking wsus02..."),
+    ]
 
 
 def test_message_validation(web_client: WebClient) -> None:
