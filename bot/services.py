@@ -171,6 +171,7 @@ class Services:
                     host_deadline_s=runner_cfg.host_deadline_s,
                     log_scope=self.log_scope,
                     fleet_round=http.fleet_round,
+                    fresh_probes=http.fresh,
                 )
         finally:
             executor.shutdown(wait=False, cancel_futures=True)

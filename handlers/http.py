@@ -11,8 +11,8 @@ import asyncio
 import contextvars
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 
@@ -66,6 +66,12 @@ class HttpProber:
         self._round: contextvars.ContextVar[_Round | None] = contextvars.ContextVar(
             "wsusbot_http_round", default=None
         )
+        #: fetches under way outside any round, joined by an identical fetch that starts
+        #: before they end (never reused once ended)
+        self._in_flight: _Round = {}
+        self._fresh: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            "wsusbot_http_fresh", default=False
+        )
 
     async def __aenter__(self) -> HttpProber:
         return self
@@ -92,10 +98,31 @@ class HttpProber:
         finally:
             self._round.reset(token)
 
+    @contextmanager
+    def fresh(self) -> Iterator[None]:
+        """Within this block every fetch is this block's own: no in-flight fetch is joined.
+
+        Why: the re-check after a fix judges what the fix changed, and a fetch another
+        host's check started before the fix ended could predate the change."""
+        token = self._fresh.set(True)
+        try:
+            yield
+        finally:
+            self._fresh.reset(token)
+
     async def fetch(self, url: str) -> HttpResult:
+        """The bot's request for ``url``. In a fleet round each URL is fetched once; outside
+        one, a check joins an identical fetch that is still under way (100 simultaneous
+        Slack checks of one server's clients asked for the same few URLs 100 times, a
+        quarter of the bot's CPU) but never takes a result that has already arrived."""
         shared = self._round.get()
         if shared is None:
-            return await self._fetch(url)
+            if self._fresh.get():
+                return await self._fetch(url)
+            return await self._shared(self._in_flight, url, keep=False)
+        return await self._shared(shared, url, keep=True)
+
+    async def _shared(self, shared: _Round, url: str, *, keep: bool) -> HttpResult:
         pending = shared.get(url)
         if pending is not None:
             try:
@@ -113,7 +140,7 @@ class HttpProber:
             shared.pop(url, None)
             future.cancel()
             raise
-        if result.error in TRANSIENT_ERRORS:
+        if not keep or result.error in TRANSIENT_ERRORS:
             shared.pop(url, None)
         future.set_result(result)
         return result

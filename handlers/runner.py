@@ -51,6 +51,8 @@ LogScopeSource = Callable[[HostTarget], LogScope]
 #: a scope for one fan-out, in which collectors may share what is the same for every
 #: host (``HttpProber.fleet_round``: each server URL fetched once)
 FleetRound = Callable[[], AbstractAsyncContextManager[None]]
+#: a scope in which a check's bot-side probes are its own (``HttpProber.fresh``)
+FreshProbes = Callable[[], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Runner:
         host_deadline_s: float = 60.0,
         log_scope: LogScopeSource | None = None,
         fleet_round: FleetRound | None = None,
+        fresh_probes: FreshProbes | None = None,
     ) -> None:
         self._registry = registry
         self._collector = collector
@@ -84,12 +87,17 @@ class Runner:
         self._deadline_s = host_deadline_s
         self._log_scope = log_scope
         self._fleet_round = fleet_round
+        self._fresh_probes = fresh_probes
 
     async def check(
-        self, target: HostTarget, requested_by: str, *, record: bool = True
+        self, target: HostTarget, requested_by: str, *, record: bool = True, fresh: bool = False
     ) -> CheckOutcome:
+        """``fresh``: the re-check after a fix; its bot-side HTTP probes share nothing with
+        other checks under way (``HttpProber.fresh``)."""
+        scope = self._fresh_probes() if fresh and self._fresh_probes is not None else nullcontext()
         async with self._semaphore:
-            return await self._check(target, requested_by, record)
+            with scope:
+                return await self._check(target, requested_by, record)
 
     async def check_many(
         self,

@@ -88,7 +88,7 @@ def counting_transport(
     return httpx.MockTransport(answer)
 
 
-def test_a_fleet_round_fetches_each_url_once_and_outside_it_every_time() -> None:
+def test_a_fleet_round_fetches_each_url_once_and_outside_it_never_reuses_a_result() -> None:
     counts: dict[str, int] = {}
     urls = ["http://s/iuident.cab", "http://s/selfupdate/wuident.cab"]
 
@@ -98,14 +98,43 @@ def test_a_fleet_round_fetches_each_url_once_and_outside_it_every_time() -> None
                 # 50 hosts at once, each asking for the same two URLs
                 batches = await asyncio.gather(*(prober.fetch_all(urls) for _ in range(50)))
             inside = [r.status for batch in batches for r in batch]
-            after = [r.status for r in await prober.fetch_all(urls + urls)]
+            after = []
+            for _ in range(2):
+                after += [r.status for r in await prober.fetch_all(urls)]
         return inside, after
 
     inside, after = asyncio.run(go())
     assert inside == [200] * 100
     assert after == [200] * 4
-    # once each in the round, then twice each outside it
+    # once each in the round, then once each per call outside it: a result that has
+    # arrived is never handed to a later check
     assert counts == {"/iuident.cab": 3, "/selfupdate/wuident.cab": 3}
+
+
+def test_outside_a_round_a_fetch_under_way_is_joined_unless_fresh() -> None:
+    counts: dict[str, int] = {}
+    gate = asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        counts[request.url.path] = counts.get(request.url.path, 0) + 1
+        await gate.wait()
+        return httpx.Response(200)
+
+    async def go() -> tuple[list[int | None], list[int | None]]:
+        async with HttpProber(transport=httpx.MockTransport(held)) as prober:
+            # 100 simultaneous single-host checks of one server's clients
+            joined = [asyncio.ensure_future(prober.fetch("http://s/a")) for _ in range(100)]
+            with prober.fresh():  # the re-check after a fix: its own request
+                own = asyncio.ensure_future(prober.fetch("http://s/a"))
+            await asyncio.sleep(0.01)
+            gate.set()
+            shared = [r.status for r in await asyncio.gather(*joined)]
+            return shared, [(await own).status]
+
+    shared, own = asyncio.run(go())
+    assert shared == [200] * 100
+    assert own == [200]
+    assert counts == {"/a": 2}
 
 
 def test_a_fleet_round_never_shares_a_transient_failure() -> None:

@@ -236,6 +236,39 @@ def test_check_many_runs_in_one_fleet_round_and_single_checks_outside_it() -> No
     assert events[4:] == ["exit", "d"]
 
 
+def test_a_fresh_check_collects_inside_the_fresh_probe_scope() -> None:
+    import contextvars
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    fresh = contextvars.ContextVar("fresh", default=False)
+    seen: dict[str, bool] = {}
+
+    @contextmanager
+    def fresh_probes() -> Iterator[None]:
+        token = fresh.set(True)
+        try:
+            yield
+        finally:
+            fresh.reset(token)
+
+    class RecordingCollector(FakeCollector):
+        async def collect(self, host: HostTarget, deadline: float) -> HostFacts:
+            seen[host.name] = fresh.get()
+            return await super().collect(host, deadline)
+
+    runner = Runner(
+        default_registry(), RecordingCollector(), None, clock=lambda: NOW, fresh_probes=fresh_probes
+    )
+
+    async def go() -> None:
+        await runner.check(target("plain"), "test")
+        await runner.check(target("after-fix"), "test", fresh=True)
+
+    asyncio.run(go())
+    assert seen == {"plain": False, "after-fix": True}
+
+
 def test_check_many_can_drop_the_facts_once_recorded() -> None:
     history = MemoryHistory()
     runner = Runner(default_registry(), FakeCollector(), history, clock=lambda: NOW)

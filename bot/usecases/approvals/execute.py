@@ -191,7 +191,8 @@ async def verify(
 ) -> tuple[list[str], bool]:
     """Re-check the host: the fix's verifying checks must pass (or not apply)."""
     runner = await ctx.runner()
-    outcome = await runner.check(target, user)
+    # fresh: the fix changed the host; no probe started before it may stand in
+    outcome = await runner.check(target, user, fresh=True)
     statuses = {f.check: f.status for f in outcome.report.findings}
     lines = [f"{check}: {statuses.get(check, Status.UNKNOWN).value}" for check in fix.verified_by]
     ok = all(statuses.get(check) in (Status.PASS, Status.SKIP) for check in fix.verified_by)

@@ -74,7 +74,7 @@ async def run_due_followups(ctx: BotContext) -> None:
 async def _followup(ctx: BotContext, host: str, before: dict[str, Any]) -> FollowupVerdict:
     target = ctx.services.inventory.resolve(host)
     runner = await ctx.runner()
-    outcome = await runner.check(target, BOT_USER)
+    outcome = await runner.check(target, BOT_USER, fresh=True)
     return followup_verdict(host, outcome.report, outcome.facts, before, ctx.services.thresholds)
 
 

@@ -109,7 +109,7 @@ async def _followup(ctx: BotContext, step: StepRecord) -> None:
     try:
         target = ctx.services.inventory.resolve(step.host)
         runner = await ctx.runner()
-        outcome = await runner.check(target, BOT_USER)
+        outcome = await runner.check(target, BOT_USER, fresh=True)
         verdict = followup_verdict(
             step.host, outcome.report, outcome.facts, step.context, ctx.services.thresholds
         )
