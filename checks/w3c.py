@@ -22,7 +22,7 @@ import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -599,9 +599,14 @@ def can_pipeline() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
 
 
-#: how many processes search a plain file in a pipeline (a gzip'd one: one, which
-#: decompresses it; two would each decompress all of it)
-SEARCHERS = 2
+#: which process searches each unit (one read) of a plain file in a pipeline, in turn:
+#: 0 is the process that runs the line loop, 1 and up forked searchers. Measured on the
+#: 1 GiB bench log (bench/README.md): with the per-byte work in C, searching 3 units in 8
+#: here beside the line loop and 5 in one searcher keeps both CPUs busy with two processes;
+#: ``(1, 2)`` (two searchers, this process only parsing) costs a third process's reading
+#: and more CPU in all. A gzip'd file is searched by one process (each would decompress
+#: all of it).
+DEAL: tuple[int, ...] = (1, 0, 1, 1, 0, 1, 0, 1)
 
 #: the first characters of a line that may be a directive (NUL runs may precede one)
 _DIRECTIVE_LEADS = frozenset(("#", "\x00"))
@@ -610,56 +615,94 @@ _UNIT_END = _Run("#")
 _UNIT_END.lines = 0
 
 
+class _Share(NamedTuple):
+    """One of the processes reading the same file: unit ``u`` (one read) is searched by
+    process ``deal[u % len(deal)]``."""
+
+    searcher: int
+    deal: tuple[int, ...]
+    #: yield a :class:`_Unit` where a unit of another process comes
+    marks: bool = False
+
+
+class _Unit(_Run):
+    """Where, in the lines of the process that runs the line loop, the lines of a unit
+    searched by process ``owner`` belong."""
+
+    owner: int
+
+
+def _unit(owner: int) -> _Unit:
+    marker = _Unit("#")
+    marker.lines = 0
+    marker.owner = owner
+    return marker
+
+
+#: a searcher may run this far ahead of the line loop (bytes in its pipe): a few units'
+#: lines, so that it does not wait while the loop searches a unit of its own
+_PIPE_BYTES = 1 << 20
+
+
+def _widen(receiver: _Receiver) -> None:
+    """Let the pipe hold :data:`_PIPE_BYTES` (Linux; elsewhere the default stays)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(receiver.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+class _Receiver(Protocol):
+    def recv(self) -> object: ...
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 def _piped_lines(
     path: str | os.PathLike[str], counts: ParseStats, finder: _Finder, line_numbers: bool
 ) -> Iterator[str]:
     """:func:`_byte_lines` run in child processes, their lines received in order.
 
-    Each child reads the whole file but searches only every other unit (one read), and
-    sends the lines of each as one message; this process takes the units in turn. A pipe's
-    small buffer stops a child that runs ahead, so the memory stays bounded.
+    Each process reads the whole file but searches only its units (:data:`DEAL`) and
+    sends the lines of each as one message; this process takes the units in turn,
+    searching its own. A pipe's bounded buffer stops a child that runs ahead, so the
+    memory stays bounded.
     """
     import multiprocessing
 
     with open(path, "rb") as handle:
         gzipped = handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
-    of = 1 if gzipped else min(SEARCHERS, os.cpu_count() or 1)
+    deal = (1,) if gzipped else DEAL
     context = multiprocessing.get_context("fork")
-    receivers = []
+    receivers: dict[int, _Receiver] = {}
     children = []
     try:
-        for index in range(of):
+        for index in sorted(set(deal) - {0}):
             receiver, sender = context.Pipe(duplex=False)
+            _widen(receiver)
             child = context.Process(
                 target=_search,
-                args=(path, finder, line_numbers, (index, of), sender),
+                args=(path, finder, line_numbers, _Share(index, deal), sender),
                 name=f"w3c-search-{index}",
                 daemon=True,
             )
             child.start()
             sender.close()
-            receivers.append(receiver)
+            receivers[index] = receiver
             children.append(child)
-        unit = 0
-        while True:
-            try:
-                message = receivers[unit % of].recv()
-            except EOFError:
-                raise OSError(f"the search process for {os.fspath(path)} ended early") from None
-            if message.__class__ is list:
-                for item in message:
-                    yield _counted(item, counts) if item.__class__ is int else item
-                unit += 1
-                continue
-            kind, value = message
-            if kind == "raise":
-                raise value
-            if value:
-                counts.skipped[SkipReason.READ_ERROR] += value
+        if 0 in deal:
+            yield from _searched_here(path, counts, finder, line_numbers, deal, receivers)
             return
+        unit = 0
+        while (yield from _received(receivers[deal[unit % len(deal)]], path, counts)):
+            unit += 1
     finally:
-        for receiver in receivers:
-            receiver.close()
+        for pipe in receivers.values():
+            pipe.close()
         for child in children:
             if child.is_alive():
                 # done, abandoned early or failed: a child may be blocked on a full pipe
@@ -667,11 +710,62 @@ def _piped_lines(
             child.join()
 
 
+def _searched_here(
+    path: str | os.PathLike[str],
+    counts: ParseStats,
+    finder: _Finder,
+    line_numbers: bool,
+    deal: tuple[int, ...],
+    receivers: Mapping[int, _Receiver],
+) -> Iterator[str]:
+    """The units in order: this process's searched here, the others' received.
+
+    The search keeps its own state: the line loop's must see each directive only when it
+    reaches its line (a ``#Date`` dates the lines after it, not those before).
+    """
+    state, scratch = _State(), ParseStats()
+    share = _Share(0, deal, marks=True)
+    for line in _byte_lines(path, state, counts, finder, line_numbers, share):
+        if line.__class__ is _Unit:
+            if not (yield from _received(receivers[line.owner], path, counts)):
+                return
+            continue
+        if line is _UNIT_END:
+            continue
+        yield line
+        if line.__class__ is not _Run and line[:1] in _DIRECTIVE_LEADS:
+            directive = _directive_text(line)
+            if directive is not None:
+                _directive(directive, state, scratch)
+    # the searchers' closing messages are not read: this process read the same file to
+    # its end (or to the read error it counted)
+
+
+def _received(
+    receiver: _Receiver, path: str | os.PathLike[str], counts: ParseStats
+) -> Generator[str, None, bool]:
+    """The lines of the next unit a searcher sends; False when it sent its last."""
+    try:
+        message = receiver.recv()
+    except EOFError:
+        raise OSError(f"the search process for {os.fspath(path)} ended early") from None
+    if message.__class__ is list:
+        for item in cast(list[str | int], message):
+            yield _counted(item, counts) if item.__class__ is int else cast(str, item)
+        return True
+    kind, value = cast(tuple[str, object], message)
+    if kind == "raise":
+        raise cast(BaseException, value)
+    if value:
+        counts.skipped[SkipReason.READ_ERROR] += cast(int, value)
+    return False
+
+
 def _search(
     path: str | os.PathLike[str],
     finder: _Finder,
     line_numbers: bool,
-    share: tuple[int, int],
+    share: _Share,
     sender: _Sender,
 ) -> None:
     """A child of :func:`_piped_lines`: what :func:`_byte_lines` yields, a unit at a time.
@@ -710,14 +804,15 @@ def _byte_lines(
     counts: ParseStats,
     finder: _Finder,
     line_numbers: bool = True,
-    share: tuple[int, int] | None = None,
+    share: _Share | None = None,
 ) -> Iterator[str]:
     """The lines :func:`_records` must see, ordinary lines folded into :class:`_Run`.
 
-    ``share=(index, of)``: one of ``of`` processes reading the same (plain) file. Units
-    (what one read of the file brings) are dealt round-robin; this one yields the lines
-    of its own units, each followed by :data:`_UNIT_END`, and of the others only applies
-    the directives to ``state`` (so its own units are searched with the layout in force).
+    ``share``: one of the processes reading the same (plain) file. Units (what one read of
+    the file brings) are dealt by ``share.deal``; this one yields the lines of its own
+    units, each followed by :data:`_UNIT_END`, and of the others only applies the
+    directives to ``state`` (so its own units are searched with the layout in force),
+    yielding a :class:`_Unit` where each begins when ``share.marks``.
     """
     with open(path, "rb") as handle:
         magic = handle.read(len(GZIP_MAGIC))
@@ -734,10 +829,11 @@ def _byte_lines(
             read: Callable[[int], _Bytes]
             if binary is handle:
                 read = _Refill(handle).read
-            elif share is not None and share[1] > 1:
+            elif share is not None and len(set(share.deal)) > 1:
                 read = partial(_read_full, binary)
             else:
                 read = cast(io.BufferedIOBase, binary).read1
+            markers = {index: _unit(index) for index in set(share.deal)} if share else {}
             carry: _Bytes = b""  # the line still incomplete
             skipping = False  # carry is the head of an overlong line; drop to its end
             unit = -1
@@ -747,7 +843,10 @@ def _byte_lines(
                     if unit >= 0 and mine:
                         yield _UNIT_END
                     unit += 1
-                    mine = unit % share[1] == share[0]
+                    owner = share.deal[unit % len(share.deal)]
+                    mine = owner == share.searcher
+                    if not mine and share.marks:
+                        yield markers[owner]
                 if data is None:
                     # the end of the file ends the last line
                     if skipping:
