@@ -376,7 +376,11 @@ def _records(
     counts: ParseStats,
     stem_prefixes: tuple[str, ...] | None,
     state: _State,
+    candidates: bool = False,
 ) -> Iterator[W3CRecord]:
+    """The line loop. ``candidates``: the lines were picked by the byte scanner, so most
+    carry a wanted stem and are split whole at once (a text reader's lines are mostly
+    other traffic, only counted and looked at up to the stem)."""
     skipped = counts.skipped
     # the hot path keeps everything it touches per line in locals
     layout: _Layout | None = None
@@ -414,7 +418,7 @@ def _records(
             if len(line) > MAX_LINE_CHARS:
                 skipped[SkipReason.TOO_LONG] += 1
                 continue
-            if stem >= 0:
+            if stem >= 0 and not candidates:
                 # most lines are other traffic: count the fields and look at the stem
                 # without splitting the whole line
                 if line.count(" ") != separators:
@@ -426,6 +430,9 @@ def _records(
             parts = line.split(" ")
             if len(parts) != layout.width:
                 skipped[SkipReason.FIELD_COUNT] += 1
+                continue
+            if candidates and stem >= 0 and not parts[stem].lower().startswith(prefixes):
+                filtered += 1
                 continue
             if REPLACEMENT_CHAR in line:
                 if any(REPLACEMENT_CHAR in parts[i] for i in layout.key_positions()):
@@ -566,9 +573,10 @@ def iter_log_records(
     """``iter_records(open_log(path, stats=stats), ...)``, the same records and counts, read
     as bytes: with ``stem_prefixes`` only the lines that may carry one of them are decoded.
 
-    ``pipeline=True`` reads and searches the file in a second process (forked, where the
-    platform can fork) while this one parses and the caller aggregates: the lines reach the
-    line loop in the same order through a pipe, whose small buffer keeps the memory bounded.
+    ``pipeline=True`` shares the search of the file with a second process (forked, where
+    the platform can fork; :data:`DEAL`) while this one also parses and the caller
+    aggregates: the other process's lines reach the line loop in the same order through a
+    pipe, whose bounded buffer keeps the memory bounded.
 
     ``line_numbers=False`` (for a caller that never reads :attr:`W3CRecord.line_no`, such
     as a scan that only aggregates) lets the scanner skip counting the lines between two
@@ -588,7 +596,7 @@ def iter_log_records(
         if pipeline and can_pipeline()
         else _byte_lines(path, state, counts, finder, line_numbers)
     )
-    return _records(lines, source, counts, stem_prefixes, state)
+    return _records(lines, source, counts, stem_prefixes, state, candidates=True)
 
 
 def can_pipeline() -> bool:
@@ -600,13 +608,14 @@ def can_pipeline() -> bool:
 
 
 #: which process searches each unit (one read) of a plain file in a pipeline, in turn:
-#: 0 is the process that runs the line loop, 1 and up forked searchers. Measured on the
-#: 1 GiB bench log (bench/README.md): with the per-byte work in C, searching 3 units in 8
-#: here beside the line loop and 5 in one searcher keeps both CPUs busy with two processes;
-#: ``(1, 2)`` (two searchers, this process only parsing) costs a third process's reading
-#: and more CPU in all. A gzip'd file is searched by one process (each would decompress
-#: all of it).
-DEAL: tuple[int, ...] = (1, 0, 1, 1, 0, 1, 0, 1)
+#: 0 is the process that runs the line loop, 1 and up forked searchers. On the 1 GiB
+#: bench log (bench/README.md) the line loop costs about a quarter of what the search
+#: does, so this process searching one unit in three beside it and one searcher the other
+#: two keep two CPUs equally busy (1.3 CPU-s each); ``(1, 2)``, two searchers with this
+#: process only parsing, spent 5 % more CPU in all (a third reader of the file) for no
+#: shorter wall time, and a third process's memory. A gzip'd file is searched by one
+#: searcher (each reader would decompress all of it).
+DEAL: tuple[int, ...] = (1, 0, 1)
 
 #: the first characters of a line that may be a directive (NUL runs may precede one)
 _DIRECTIVE_LEADS = frozenset(("#", "\x00"))
@@ -665,12 +674,12 @@ class _Receiver(Protocol):
 def _piped_lines(
     path: str | os.PathLike[str], counts: ParseStats, finder: _Finder, line_numbers: bool
 ) -> Iterator[str]:
-    """:func:`_byte_lines` run in child processes, their lines received in order.
+    """:func:`_byte_lines` shared with child processes, the lines in order.
 
-    Each process reads the whole file but searches only its units (:data:`DEAL`) and
-    sends the lines of each as one message; this process takes the units in turn,
-    searching its own. A pipe's bounded buffer stops a child that runs ahead, so the
-    memory stays bounded.
+    Each process reads the whole file but searches only its units (:data:`DEAL`); a
+    child sends the lines of each of its units as one message, and this process takes
+    them in turn between its own. A pipe's bounded buffer (:data:`_PIPE_BYTES`) stops a
+    child that runs ahead, so the memory stays bounded.
     """
     import multiprocessing
 
@@ -1029,7 +1038,9 @@ def _cut(text: str) -> str:
 
 
 def _decoded(buf: _Bytes) -> list[str]:
-    return [_cut(text) for text in buf.decode("utf-8", "replace").split("\n")[:-1]]
+    lines = buf.decode("utf-8", "replace").split("\n")[:-1]
+    # no line of a span this short can be cut (a character is at least a byte)
+    return lines if len(buf) < MAX_LINE_CHARS + 2 else [_cut(text) for text in lines]
 
 
 def _merged(spans: list[_Span]) -> list[_Span]:
