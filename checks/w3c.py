@@ -511,6 +511,16 @@ def open_log(path: str | os.PathLike[str], *, stats: ParseStats | None = None) -
 # reader of :func:`open_log` translates them (``\r\n`` and a lone ``\r`` end a line), and a
 # read error keeps what that reader would have kept, so the records and the counts are
 # exactly those of ``iter_records(open_log(path), ...)``.
+#
+# Why these passes (CPU seconds per GiB of the bench log, bench/README.md): the regex
+# 1.03; ``bytes.lower()`` 0.32 and then a ``find`` loop per stem 0.20-0.30 each would be
+# 1.3 (CPython's two-way search is no faster than sre's scan for these needles, and there
+# are four); the regex without its ``\n`` branch 0.70, and ``" \n"`` found apart 0.39
+# (sre) to 0.85 (``find``: a two-byte needle gets the simple search). The skeleton
+# ``translate`` 0.53 against ``count(b" ")`` 0.50 and ``count(b"\n")`` 0.42 alone: a count
+# pre-check would cost what the exact check costs, and could not tell a line with a field
+# too many from one with a field too few in the same block. Only one-byte ``find``
+# (``memchr``, 0.06) and comparisons (``memcmp``) are much cheaper than a pass.
 
 #: bytes read (decompressed) at a time: large, so the per-chunk Python work is negligible
 _CHUNK = 4 << 20
