@@ -548,9 +548,12 @@ _Bytes = bytes | bytearray
 class _Finder:
     """The stems to look for, as bytes patterns (ASCII prefixes only)."""
 
-    __slots__ = ("after_space", "anywhere")
+    __slots__ = ("after_space", "anywhere", "traps")
 
     def __init__(self, prefixes: tuple[str, ...]) -> None:
+        # each trap searched for is a pass over the data (memchr of its lead byte): only
+        # those that can make one of these stems (the Kelvin sign for ``/wutrack.bin``)
+        self.traps = tuple(trap for trap in _CASE_TRAPS if _may_match(trap, prefixes))
         raw = [prefix.encode("ascii") for prefix in prefixes]
         common = raw[0]
         while not all(prefix.startswith(common) for prefix in raw):
@@ -563,6 +566,17 @@ class _Finder:
         # in a line of the right width the stem follows a space (unless it is the first
         # field): the longer literal prefix makes the search cheaper
         self.after_space = re.compile(b" (?:" + body + b"|\n)", re.IGNORECASE)
+
+
+def _may_match(trap: bytes, prefixes: tuple[str, ...]) -> bool:
+    """Whether a stem holding ``trap`` can start with one of ``prefixes`` once lower-cased:
+    the trap's lower case lies within a prefix, or begins where a prefix ends (``İ``
+    lowers to ``i`` and a combining dot, which no ASCII prefix holds)."""
+    lowered = trap.decode().lower()
+    return any(
+        lowered in prefix or any(prefix.endswith(lowered[:size]) for size in range(1, len(lowered)))
+        for prefix in prefixes
+    )
 
 
 def _finder(prefixes: tuple[str, ...] | None) -> _Finder | None:
@@ -1136,7 +1150,7 @@ def _segment(
     for match in pattern.finditer(buf, start, stop):
         position = match.start()
         add((rfind(b"\n", start, position) + 1 or start, find(b"\n", position, stop) + 1))
-    for trap in _CASE_TRAPS:
+    for trap in finder.traps:
         lead = trap[:1]
         position = find(lead, start, stop)
         while position >= 0:
