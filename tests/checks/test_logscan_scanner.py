@@ -268,6 +268,16 @@ def test_the_pipeline_reads_generated_and_gzip_logs_as_one_process(tmp_path: Pat
 
 
 @needs_fork
+def test_a_pipe_that_cannot_be_widened_keeps_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex240105.log"
+    write_log(path, 300_000, seed=3, selfupdate_share=0.03, layout_blocks=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(w3c, "_CHUNK", 16 * 1024)
+        patch.setattr(w3c, "_PIPE_BYTES", -1)  # refused by F_SETPIPE_SZ (EINVAL)
+        _same(scan_files([path], pipeline=True), _reference_scan([path]))
+
+
+@needs_fork
 def test_an_abandoned_pipeline_leaves_no_process(tmp_path: Path) -> None:
     path = tmp_path / "u_ex240105.log"
     write_log(path, 2_000_000, seed=2, selfupdate_share=0.05)
