@@ -760,7 +760,9 @@ def _searched_here(
     share = _Share(0, deal, marks=True)
     for line in _byte_lines(path, state, counts, finder, line_numbers, share):
         if line.__class__ is _Unit:
-            if not (yield from _received(receivers[line.owner], path, counts)):
+            # the unit's directives reach the search state from its lines (no skim of
+            # the unit here: two memchr passes over two thirds of the file saved)
+            if not (yield from _received(receivers[line.owner], path, counts, state)):
                 return
             continue
         if line is _UNIT_END:
@@ -775,16 +777,29 @@ def _searched_here(
 
 
 def _received(
-    receiver: _Receiver, path: str | os.PathLike[str], counts: ParseStats
+    receiver: _Receiver,
+    path: str | os.PathLike[str],
+    counts: ParseStats,
+    state: _State | None = None,
 ) -> Generator[str, None, bool]:
-    """The lines of the next unit a searcher sends; False when it sent its last."""
+    """The lines of the next unit a searcher sends; False when it sent its last.
+    ``state``: a search state that learns the unit's directives."""
     try:
         message = receiver.recv()
     except EOFError:
         raise OSError(f"the search process for {os.fspath(path)} ended early") from None
     if message.__class__ is list:
+        scratch = ParseStats()
         for item in cast(list[str | int], message):
-            yield _counted(item, counts) if item.__class__ is int else cast(str, item)
+            if item.__class__ is int:
+                yield _counted(item, counts)
+                continue
+            line = cast(str, item)
+            yield line
+            if state is not None and line[:1] in _DIRECTIVE_LEADS:
+                directive = _directive_text(line)
+                if directive is not None:
+                    _directive(directive, state, scratch)
         return True
     kind, value = cast(tuple[str, object], message)
     if kind == "raise":
@@ -867,6 +882,8 @@ def _byte_lines(
             else:
                 read = cast(io.BufferedIOBase, binary).read1
             markers = {i: _unit(i) for i in set(share.deal)} if share is not None else {}
+            # a process that receives the others' lines learns their directives from them
+            skims = share is None or not share.marks
             carry: _Bytes = b""  # the line still incomplete
             skipping = False  # carry is the head of an overlong line; drop to its end
             unit = -1
@@ -888,7 +905,7 @@ def _byte_lines(
                     elif carry:
                         line = carry + b"\n"
                         yield from _part(
-                            mine, line, 0, len(line), state, counts, finder, line_numbers
+                            mine, skims, line, 0, len(line), state, counts, finder, line_numbers
                         )
                     if share is not None and mine:
                         yield _UNIT_END
@@ -909,13 +926,15 @@ def _byte_lines(
                         line = carry + data[:end]
                         carry, start = b"", end
                         yield from _part(
-                            mine, line, 0, len(line), state, counts, finder, line_numbers
+                            mine, skims, line, 0, len(line), state, counts, finder, line_numbers
                         )
                     else:
                         carry, start = carry + data, len(data)
                 cut = data.rfind(b"\n", start) + 1
                 if cut:
-                    yield from _part(mine, data, start, cut, state, counts, finder, line_numbers)
+                    yield from _part(
+                        mine, skims, data, start, cut, state, counts, finder, line_numbers
+                    )
                     carry = data[cut:]
                 elif start < len(data):
                     carry = carry + data[start:] if carry else data[start:]
@@ -928,6 +947,7 @@ def _byte_lines(
 
 def _part(
     mine: bool,
+    skims: bool,
     buf: _Bytes,
     start: int,
     stop: int,
@@ -936,10 +956,11 @@ def _part(
     finder: _Finder,
     line_numbers: bool,
 ) -> Iterator[str]:
-    """The lines of a part of this process's unit; another's only updates ``state``."""
+    """The lines of a part of this process's unit; another's only updates ``state`` (if
+    ``skims``: else the caller applies the directives of the lines it receives)."""
     if mine:
         yield from _chunk(buf, start, stop, state, counts, finder, line_numbers)
-    else:
+    elif skims:
         _skim(buf, start, stop, state)
 
 

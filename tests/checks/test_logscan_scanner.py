@@ -206,6 +206,38 @@ def test_a_stem_split_at_every_offset_across_a_chunk_boundary(
         assert failures(result) == [("10.0.0.5", "/SelfUpdate/wuident.cab", 404, 1)], cut
 
 
+def remark(size: int) -> str:
+    """A ``#Remark`` line of ``size`` bytes with its newline (padding that is a directive)."""
+    return "#Remark: " + "x" * (size - len("#Remark: ") - 1) + "\n"
+
+
+@pytest.mark.parametrize("pipeline", MODES)
+def test_a_layout_read_in_another_process_unit_governs_this_process_search(
+    tmp_path: Path, pipeline: bool
+) -> None:
+    # units of 256 bytes, dealt (1, 0, 1): the layout with the stem inside is read in
+    # unit 1 (searched here), the one of the same width with the stem first in unit 3
+    # (the searcher's), and unit 4 (here) holds a stem at the start of a line, which only
+    # the second layout lets the search find
+    inside = "#Fields: date time c-ip cs-uri-stem sc-status sc-substatus\n"
+    units = [
+        remark(256),
+        inside + remark(256 - len(inside)),
+        remark(256),
+        STEM_FIRST + "\n" + remark(256 - len(STEM_FIRST) - 1),
+        "/wutrack.bin 2024-01-05 10:00:04 10.0.0.6 500 0\n",
+    ]
+    assert [len(unit) for unit in units[:4]] == [256] * 4
+    path = tmp_path / "u_ex240105.log"
+    path.write_bytes("".join(units).encode())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(w3c, "_CHUNK", 256)
+        patch.setattr(w3c, "DEAL", (1, 0, 1))
+        result = scan_files([path], pipeline=pipeline)
+    _same(result, _reference_scan([path]))
+    assert failures(result) == [("10.0.0.6", "/wutrack.bin", 500, 1)]
+
+
 @pytest.mark.parametrize("pipeline", MODES)
 def test_an_empty_file_has_no_lines_and_no_layout(tmp_path: Path, pipeline: bool) -> None:
     result = scanned(tmp_path, b"", 1 << 20, pipeline)
