@@ -859,8 +859,9 @@ def _byte_lines(
     ``share``: one of the processes reading the same (plain) file. Units (what one read of
     the file brings) are dealt by ``share.deal``; this one yields the lines of its own
     units, each followed by :data:`_UNIT_END`, and of the others only applies the
-    directives to ``state`` (so its own units are searched with the layout in force),
-    yielding a :class:`_Unit` where each begins when ``share.marks``.
+    directives to ``state`` (so its own units are searched with the layout in force).
+    With ``share.marks`` it yields a :class:`_Unit` where each of the others' begins
+    instead, and the caller applies the directives of the lines it receives for it.
     """
     with open(path, "rb") as handle:
         magic = handle.read(len(GZIP_MAGIC))
