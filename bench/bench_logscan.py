@@ -16,10 +16,12 @@ ratios are the medians of the per-round ratios, and the peak RSS is the largest 
 command's processes (``wait4``). ``--before`` adds the scan as it was (every line decoded
 and put through the line loop).
 
-``logscan`` runs ``scan_files`` as the command does: on a file this large it forks two
-search processes (each reads the file and searches every other 4 MiB unit) while the
-command parses and aggregates, so it uses up to three processes on two CPUs, and its peak
-RSS is that of the largest of them (GNU time reports the largest process, not the sum).
+``logscan`` runs ``scan_files`` as the command does: on a file this large it forks one
+search process (both read the file; the child searches two 4 MiB units in three, the
+command the third, and parses and aggregates), so it uses two processes on two CPUs, and
+its peak RSS is that of the larger of them (GNU time reports the largest process, not the
+sum). Each command's CPU seconds (user + system, its children included) are printed as
+well: on a shared machine (load average above 2) their ratio is the steadier figure.
 """
 
 from __future__ import annotations
@@ -242,12 +244,16 @@ print(lines, requests, selfupdate)
 
 #: wsusbot's scan, as ``wsusbot logscan`` runs it (the library call, without the CLI)
 LOGSCAN = """
+import resource
 import sys
 
 from checks.logscan import scan_files
 
 result = scan_files([sys.argv[1]])
 print(result.lines, result.requests, result.selfupdate_requests, len(result.failures))
+own = resource.getrusage(resource.RUSAGE_SELF)
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("cpu", own.ru_utime + own.ru_stime, child.ru_utime + child.ru_stime, file=sys.stderr)
 """
 
 #: the scan as it was before the byte scanner: every line through the text reader
@@ -270,22 +276,33 @@ print(result.lines, result.requests, result.selfupdate_requests, len(result.fail
 GNU_TIME = "/usr/bin/time"
 
 
-def _run(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and standard output of one whole process."""
+def _run(command: list[str]) -> tuple[float, float, float, str, float]:
+    """Wall seconds, CPU seconds, peak RSS (MiB), standard output of one whole process,
+    and the CPU seconds of the busiest of its processes (as far as it reports them)."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         wrapped = (
-            [GNU_TIME, "-f", "%M", "-o", rss.name, *command]
+            [GNU_TIME, "-f", "%M %U %S", "-o", rss.name, *command]
             if os.access(GNU_TIME, os.X_OK)
             else command
         )
+        before = os.times()
         started = time.perf_counter()
-        process = subprocess.run(wrapped, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process = subprocess.run(wrapped, capture_output=True)
         seconds = time.perf_counter() - started
+        after = os.times()
         if process.returncode not in (0, 1):  # grep -c exits 1 when it counts 0
             raise RuntimeError(f"{command[:3]} exited {process.returncode}")
         text = rss.read().strip()
-    peak = int(text.splitlines()[-1]) / 1024 if text else float("nan")
-    return seconds, peak, process.stdout.decode().strip()
+    # the children's times of this process: the command and what it waited for
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    peak = int(text.splitlines()[-1].split()[0]) / 1024 if text else float("nan")
+    busiest = cpu
+    for line in process.stderr.decode(errors="replace").splitlines():
+        if line.startswith("cpu "):
+            busiest = max(float(value) for value in line.split()[1:])
+    return seconds, cpu, peak, process.stdout.decode().strip(), busiest
 
 
 def _log_path(args: argparse.Namespace) -> Path:
@@ -334,12 +351,17 @@ def main(argv: list[str] | None = None) -> int:
     for command in commands.values():
         _run(command)  # warm the page cache and the interpreter's files
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    busiest: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
     outputs: dict[str, set[str]] = {name: set() for name in commands}
+    load_before = _loadavg()
     for _ in range(max(5, args.rounds)):
         for name, command in commands.items():
-            seconds, peak, output = _run(command)
+            seconds, cpu, peak, output, most = _run(command)
             times[name].append(seconds)
+            cpus[name].append(cpu)
+            busiest[name].append(most)
             peaks[name] = max(peaks[name], peak)
             outputs[name].add(output)
     medians = {name: statistics.median(values) for name, values in times.items()}
@@ -352,19 +374,34 @@ def main(argv: list[str] | None = None) -> int:
     mib = path.stat().st_size / (1024 * 1024)
     made = f", generated in {generated:.1f} s" if generated else ""
     print(f"log: {path} ({mib:,.1f} MiB{made})")
-    print(f"rounds: {max(5, args.rounds)}, interleaved; load average: {_loadavg()}")
+    print(
+        f"rounds: {max(5, args.rounds)}, interleaved; load average before: {load_before}, "
+        f"after: {_loadavg()}"
+    )
     print(
         f"{'command':<28} {'median s':>9} {'min s':>7} {'max s':>7} {'MiB/s':>7} "
-        f"{'peak RSS':>9}  output"
+        f"{'CPU s':>7} {'peak RSS':>9}  output"
     )
     for name in commands:
         values = times[name]
         print(
             f"{name:<28} {medians[name]:>9.2f} {min(values):>7.2f} {max(values):>7.2f} "
-            f"{mib / medians[name]:>7.0f} {peaks[name]:>6.1f} MiB  "
-            f"{' | '.join(sorted(outputs[name]))}"
+            f"{mib / medians[name]:>7.0f} {statistics.median(cpus[name]):>7.2f} "
+            f"{peaks[name]:>6.1f} MiB  {' | '.join(sorted(outputs[name]))}"
         )
+    grep_cpu = statistics.median(
+        a / b for a, b in zip(cpus["logscan"], cpus["grep -c -i wutrack.bin"], strict=True)
+    )
     print(f"logscan / grep -c -i (median of per-round ratios): {grep:.2f}x")
+    critical = statistics.median(
+        a / b for a, b in zip(busiest["logscan"], cpus["grep -c -i wutrack.bin"], strict=True)
+    )
+    print(f"logscan / grep -c -i, CPU seconds (median of per-round ratios): {grep_cpu:.2f}x")
+    print(
+        "logscan's busiest process / grep -c -i, CPU seconds (median of per-round ratios; "
+        f"the wall time on two free CPUs): {critical:.2f}x "
+        f"(median {statistics.median(busiest['logscan']):.2f} s)"
+    )
     print(f"logscan / plain Python loop (median of per-round ratios): {loop:.2f}x")
     if args.before:
         before = statistics.median(

@@ -64,7 +64,7 @@ HANDSHAKE_WINDOW = timedelta(seconds=60)
 HANDSHAKE_MAX_401 = 3
 _NO_GAP = timedelta(0)
 
-#: files this large are searched in a second process by default (:func:`scan_files`)
+#: files this large are searched with a second process by default (:func:`scan_files`)
 PIPELINE_FROM = 32 * 1024 * 1024
 
 #: the bot's HTTP probes send ``User-Agent: wsusbot-probe/<n>`` (handlers/http.py); IIS
@@ -427,10 +427,10 @@ def scan_files(
 ) -> ScanResult:
     """Scan log files (plain or gzip'd) in time order, whatever the order given.
 
-    ``pipeline``: read and search each file in a second process while this one parses and
-    aggregates (:func:`checks.w3c.iter_log_records`); the default does so for files of
-    :data:`PIPELINE_FROM` bytes or more, where the process start-up is worth it. The result
-    is the same either way.
+    ``pipeline``: share the search of each file with a second process while this one also
+    parses and aggregates (:func:`checks.w3c.iter_log_records`); the default does so for
+    files of :data:`PIPELINE_FROM` bytes or more, where the process start-up is worth it.
+    The result is the same either way.
 
     Files are read in the order of their first request's time, then name (files without
     any request last); ``result.files`` lists them in that order. Each file starts with no

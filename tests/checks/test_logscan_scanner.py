@@ -42,14 +42,22 @@ def iis7(second: int, stem: str, status: int, query: str = "-", client: str = "1
     )
 
 
+#: ways to deal the units of a pipeline: this process searching some (the default), two
+#: searchers and this process only parsing, and this process first
+DEALS = [w3c.DEAL, (1, 2), (0, 1, 1)]
+
+
 def scanned(tmp_path: Path, data: bytes, chunk: int, pipeline: bool) -> ScanResult:
     path = tmp_path / "u_ex240105.log"
     path.write_bytes(data)
+    expected = _reference_scan([path])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(w3c, "_CHUNK", chunk)
         patch.setattr(w3c, "_BLOCK", max(64, chunk))
-        result = scan_files([path], pipeline=pipeline)
-    _same(result, _reference_scan([path]))
+        for deal in DEALS if pipeline else DEALS[:1]:
+            patch.setattr(w3c, "DEAL", deal)
+            result = scan_files([path], pipeline=pipeline)
+            _same(result, expected)
     return result
 
 
@@ -150,6 +158,87 @@ def test_a_stem_only_in_the_query_string_is_not_a_self_update_request(
 
 
 @pytest.mark.parametrize("pipeline", MODES)
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_a_line_with_a_field_too_many_and_one_with_a_field_too_few_in_one_block(
+    tmp_path: Path, chunk: int, pipeline: bool
+) -> None:
+    # the block holds as many spaces as well-formed lines would: only the per-line
+    # skeleton, not a count of spaces and newlines, tells these two lines apart
+    good = iis7(1, "/a.png", 200)
+    lines = [IIS7, *[good] * 10, good + " 7", *[good] * 5, good[: good.rindex(" ")]]
+    lines += [*[good] * 10, iis7(2, "/wutrack.bin", 404) + " x", iis7(3, "/iuident.cab", 503)]
+    result = scanned(tmp_path, "\n".join(lines).encode() + b"\n", chunk, pipeline)
+    assert (result.lines, result.requests) == (len(lines), len(lines) - 4)
+    assert result.skipped == {"field_count": 3}
+    assert failures(result) == [("10.0.0.5", "/iuident.cab", 503, 1)]
+
+
+@pytest.mark.parametrize("pipeline", MODES)
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_nul_bytes_mid_line_and_before_a_directive(
+    tmp_path: Path, chunk: int, pipeline: bool
+) -> None:
+    lines = [IIS7, iis7(1, "/wutrack.bin", 404), iis7(2, "/a\x00b.png", 200)]
+    lines += [iis7(3, "/wutr\x00ack.bin", 404), "\x00\x00" + STEM_FIRST]
+    lines += ["/WUTRACK.BIN 2024-01-05 10:00:04 10.0.0.6 500 0", "\x00" * 30, IIS7]
+    lines += [iis7(5, "/SelfUpdate/x.cab", 403)]
+    result = scanned(tmp_path, "\n".join(lines).encode() + b"\n", chunk, pipeline)
+    # the NUL-only line is blank, the NUL-led directive is one
+    assert (result.lines, result.requests, result.skipped) == (9, 5, {})
+    assert failures(result) == [
+        ("10.0.0.5", "/SelfUpdate/x.cab", 403, 1),
+        ("10.0.0.5", "/wutrack.bin", 404, 1),
+        # a path keeps the first spelling seen
+        ("10.0.0.6", "/wutrack.bin", 500, 1),
+    ]
+
+
+@pytest.mark.parametrize("pipeline", MODES)
+def test_a_stem_split_at_every_offset_across_a_chunk_boundary(
+    tmp_path: Path, pipeline: bool
+) -> None:
+    head = "\n".join([IIS7, *[iis7(1, "/a.png", 200)] * 3]) + "\n"
+    line = iis7(2, "/SelfUpdate/wuident.cab", 404)
+    stem_at = len(head.encode()) + line.index("/SelfUpdate")
+    data = (head + line + "\n" + iis7(3, "/b.png", 200) + "\n").encode()
+    for cut in range(stem_at - 1, stem_at + len("/SelfUpdate/") + 1):
+        result = scanned(tmp_path, data, cut, pipeline)
+        assert failures(result) == [("10.0.0.5", "/SelfUpdate/wuident.cab", 404, 1)], cut
+
+
+def remark(size: int) -> str:
+    """A ``#Remark`` line of ``size`` bytes with its newline (padding that is a directive)."""
+    return "#Remark: " + "x" * (size - len("#Remark: ") - 1) + "\n"
+
+
+@pytest.mark.parametrize("pipeline", MODES)
+def test_a_layout_read_in_another_process_unit_governs_this_process_search(
+    tmp_path: Path, pipeline: bool
+) -> None:
+    # units of 256 bytes, dealt (1, 0, 1): the layout with the stem inside is read in
+    # unit 1 (searched here), the one of the same width with the stem first in unit 3
+    # (the searcher's), and unit 4 (here) holds a stem at the start of a line, which only
+    # the second layout lets the search find
+    inside = "#Fields: date time c-ip cs-uri-stem sc-status sc-substatus\n"
+    units = [
+        remark(256),
+        inside + remark(256 - len(inside)),
+        remark(256),
+        STEM_FIRST + "\n" + remark(256 - len(STEM_FIRST) - 1),
+        "/wutrack.bin 2024-01-05 10:00:04 10.0.0.6 500 0\n",
+    ]
+    assert [len(unit) for unit in units[:4]] == [256] * 4
+    path = tmp_path / "u_ex240105.log"
+    path.write_bytes("".join(units).encode())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(w3c, "_CHUNK", 256)
+        patch.setattr(w3c, "DEAL", (1, 0, 1))
+        result = scan_files([path], pipeline=pipeline)
+    _same(result, _reference_scan([path]))
+    assert failures(result) == [("10.0.0.6", "/wutrack.bin", 500, 1)]
+
+
+@pytest.mark.parametrize("pipeline", MODES)
 def test_an_empty_file_has_no_lines_and_no_layout(tmp_path: Path, pipeline: bool) -> None:
     result = scanned(tmp_path, b"", 1 << 20, pipeline)
     assert (result.lines, result.requests, result.failures) == (0, 0, [])
@@ -169,16 +258,20 @@ def test_the_last_line_without_a_newline_is_read(
 
 @needs_fork
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("deal", DEALS)
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
 @given(data=byte_logs())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_the_pipeline_gives_the_records_and_counts_of_one_process(chunk: int, data: bytes) -> None:
+def test_the_pipeline_gives_the_records_and_counts_of_one_process(
+    chunk: int, deal: tuple[int, ...], data: bytes
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "u_ex240105.log"
         path.write_bytes(data)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(w3c, "_CHUNK", chunk)
             patch.setattr(w3c, "_BLOCK", max(64, chunk))
+            patch.setattr(w3c, "DEAL", deal)
             runs = []
             for pipeline in (False, True):
                 stats = ParseStats()
@@ -204,6 +297,16 @@ def test_the_pipeline_reads_generated_and_gzip_logs_as_one_process(tmp_path: Pat
         for name in (path, gz):
             _same(scan_files([name], pipeline=True), scan_files([name], pipeline=False))
     assert scan_files([gz], pipeline=True).skipped["read_error"] == 1
+
+
+@needs_fork
+def test_a_pipe_that_cannot_be_widened_keeps_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex240105.log"
+    write_log(path, 300_000, seed=3, selfupdate_share=0.03, layout_blocks=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(w3c, "_CHUNK", 16 * 1024)
+        patch.setattr(w3c, "_PIPE_BYTES", -1)  # refused by F_SETPIPE_SZ (EINVAL)
+        _same(scan_files([path], pipeline=True), _reference_scan([path]))
 
 
 @needs_fork

@@ -540,3 +540,33 @@ def test_kelvin_sign_stem_is_found_as_the_text_reader_finds_it(tmp_path: Path) -
     path = write(tmp_path / "u_ex240105.log", "\n".join(lines).encode())
     records = list(iter_log_records(path, stem_prefixes=("/wutrack.bin",)))
     assert [r.uri_stem for r in records] == ["/wutrac\u212a.bin"]
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "stem"),
+    [
+        (("/wutrack.bin",), "/wutrac\u212a.bin"),
+        # İ lowers to "i" and a combining dot: it matters only where a prefix ends in "i"
+        (("/cli",), "/cl\u0130ent.asmx"),
+        (("/wutrack.bin", "/x/cli"), "/x/CL\u0130"),
+    ],
+)
+def test_a_case_trap_that_can_make_a_stem_is_searched_for(
+    tmp_path: Path, prefixes: tuple[str, ...], stem: str
+) -> None:
+    lines = [IIS7_FIELDS, IIS7_LOG[4].replace("/selfupdate/wuident.cab", stem)]
+    path = write(tmp_path / "u_ex240105.log", "\n".join(lines).encode())
+    expected = list(iter_records(open_log(path), stem_prefixes=prefixes))
+    assert [r.uri_stem for r in expected] == [stem]
+    got = list(iter_log_records(path, stem_prefixes=prefixes))
+    assert [r.uri_stem for r in got] == [stem]
+
+
+def test_only_the_case_traps_that_can_make_a_stem_are_searched_for() -> None:
+    finder = w3c._finder(SELFUPDATE)
+    assert finder is not None
+    # no self-update prefix ends in "i": the dotted capital I cannot make one
+    assert finder.traps == ("\u212a".encode(),)
+    assert w3c._may_match("\u0130".encode(), ("/cli",))
+    assert not w3c._may_match("\u0130".encode(), ("/clientwebservice/",))
+    assert not w3c._may_match("\u212a".encode(), ("/selfupdate/",))
