@@ -14,7 +14,10 @@ process, over the same clients:
   ``winrm.Session(url, auth, transport="ntlm").run_ps(<client_facts probe>)`` per client
   (the same probe script wsusbot runs, same parameters), each answer parsed as JSON;
 - sequential: the same bare pywinrm loop on one thread, over the first ``--sample``
-  clients, scaled to the whole fleet (said so in the table).
+  clients, scaled to the whole fleet (said so in the table);
+- reference: the same thread pool of wsusbot's own WinRM client alone (no checks, no
+  store, no asyncio): how fast the lab process can serve these clients at all, since one
+  lab process simulating every host is itself a bound on a 2-core machine.
 
 Bot CPU per host is the wsusbot process's own user+system time (``wait4`` rusage) over
 the hosts it checked; peak RSS is each process's own high-water mark. Then one host
@@ -184,6 +187,42 @@ def pool_baseline(workers: int, hosts_file: Path, limit: int | None) -> None:
     print(json.dumps({"seconds": elapsed, "hosts": len(clients), "ok": sum(results)}))
 
 
+def lean_pool_baseline(workers: int, hosts_file: Path) -> None:
+    """wsusbot's own WinRM client alone over the clients (``--lean-pool``): no checks, no
+    store, no asyncio; what the lab can serve at best. Prints one JSON line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from checks.secret import Secret
+    from handlers.probes import compose
+    from handlers.target import HostTarget
+    from handlers.winrm import WinrmClient, WinrmSettings
+
+    hosts = json.loads(hosts_file.read_text(encoding="utf-8"))
+    password = Secret(Path(hosts["password_file"]).read_text(encoding="utf-8"))
+    script = compose.render(
+        "client_facts", {"expected_wsus_url": hosts["wsus_url"], "timeout_ms": 5000}
+    )
+    client = WinrmClient(WinrmSettings())
+
+    def one(entry: dict[str, str]) -> bool:
+        target = HostTarget(
+            name=entry["name"], role="client", address="", winrm_url=entry["url"],
+            transport="ntlm", username=hosts["username"], password_file=None,
+            verify_tls=True, ca_bundle=None,
+        )  # fmt: skip
+        try:
+            result = client.run(target, password, script, deadline=time.monotonic() + 60)
+            return result.exit_code == 0 and isinstance(json.loads(result.stdout), dict)
+        except Exception:
+            return False
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, hosts["clients"]))
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"seconds": elapsed, "hosts": len(results), "ok": sum(results)}))
+
+
 def one_host(config: Path, hosts_file: Path, rounds: int) -> None:
     """One client checked by a long-lived runner vs one bare ``run_ps('exit 0')``,
     interleaved in this process (``--one-host``); prints one JSON line."""
@@ -303,6 +342,13 @@ def pool_run(lab: Lab, workers: int, limit: int | None = None) -> tuple[Run, dic
     return run, json.loads(run.output.strip().splitlines()[-1])
 
 
+def lean_pool_run(lab: Lab, workers: int) -> tuple[Run, dict[str, Any]]:
+    command = [sys.executable, "-m", "bench.bench_fleet", "--lean-pool", str(workers),
+               str(lab.workdir / "hosts.json")]  # fmt: skip
+    run = timed(command, lab)
+    return run, json.loads(run.output.strip().splitlines()[-1])
+
+
 def idle_cpu(lab: Lab) -> float:
     before = lab.cpu_s()
     time.sleep(IDLE_SECONDS)
@@ -335,9 +381,11 @@ def bench(args: argparse.Namespace) -> None:
             ours: list[tuple[Run, int, int]] = []
             pools: list[tuple[Run, dict[str, Any]]] = []
             seqs: list[tuple[Run, dict[str, Any]]] = []
+            leans: list[tuple[Run, dict[str, Any]]] = []
             for round_no in range(args.rounds):
                 pools.append(pool_run(lab, args.concurrency))
                 ours.append(wsusbot_run(lab))
+                leans.append(lean_pool_run(lab, args.concurrency))
                 seqs.append(pool_run(lab, 1, args.sample))
                 o, p, s = ours[-1], pools[-1], seqs[-1]
                 print(f"round {round_no + 1}: wsusbot {o[0].wall_s:.1f} s ({o[2]}/{o[1]} PASS, "
@@ -364,7 +412,7 @@ def bench(args: argparse.Namespace) -> None:
                 big = (big_lab, big_idle, wsusbot_run(big_lab))
             finally:
                 big_lab.stop()
-    report(args, idle, lab, ours, pools, seqs, one, big)
+    report(args, idle, lab, ours, pools, seqs, leans, one, big)
 
 
 def report(
@@ -374,6 +422,7 @@ def report(
     ours: list[tuple[Run, int, int]],
     pools: list[tuple[Run, dict[str, Any]]],
     seqs: list[tuple[Run, dict[str, Any]]],
+    leans: list[tuple[Run, dict[str, Any]]],
     one: dict[str, Any],
     big: tuple[Lab, float, tuple[Run, int, int]] | None,
 ) -> None:
@@ -403,6 +452,13 @@ def report(
           f"{med([s[0].cpu_s / s[1]['hosts'] * 1000 for s in seqs]):.1f} ms | "
           f"{med([s[0].lab_cpu_s / s[1]['hosts'] * 1000 for s in seqs]):.1f} ms | "
           f"{med([s[0].peak_mib for s in seqs]):.0f} MiB | baseline |")  # fmt: skip
+    lean_ratio = med([q[0].wall_s / p[0].wall_s for q, p in zip(leans, pools, strict=True)])
+    print(f"| reference: `ThreadPoolExecutor({args.concurrency})` of wsusbot's WinRM client "
+          f"alone | {med([q[0].wall_s for q in leans]):.1f} | "
+          f"{med([q[0].cpu_s / q[1]['hosts'] * 1000 for q in leans]):.1f} ms | "
+          f"{med([q[0].lab_cpu_s / q[1]['hosts'] * 1000 for q in leans]):.1f} ms | "
+          f"{med([q[0].peak_mib for q in leans]):.0f} MiB | {lean_ratio:.2f}× the pool "
+          f"(ok {[q[1]['ok'] for q in leans]}) |")  # fmt: skip
     verdicts = ", ".join(f"{o[2]}/{o[1]}" for o in ours)
     print(f"\nwsusbot verdicts PASS per round: {verdicts} (of {hosts}); exit codes "
           f"{[o[0].exit_code for o in ours]}; pool ok: {[p[1]['ok'] for p in pools]}")  # fmt: skip
@@ -433,12 +489,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--one-rounds", type=int, default=15)
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--lean-pool", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one-host", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("hosts", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pool:
         pool_baseline(args.pool, args.hosts, args.limit)
+    elif args.lean_pool:
+        lean_pool_baseline(args.lean_pool, args.hosts)
     elif args.one_host:
         config, hosts_file, rounds = args.one_host
         one_host(Path(config), Path(hosts_file), int(rounds))

@@ -190,7 +190,13 @@ class LocalSlack:
 
     async def _setup(self) -> None:
         self._connected = asyncio.Condition()
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # a fresh connection per delivery, as each of Slack's requests to an app is: a
+        # pooled keep-alive connection the app's server has just timed out would fail a
+        # delivery with ServerDisconnectedError (seen in bench_acks between bursts)
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(force_close=True),
+        )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.add_routes(
             [
