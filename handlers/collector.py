@@ -7,8 +7,9 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from checks.errors import BadOutputError, CollectionError, FactsError, ProbeFailedError
@@ -35,6 +36,8 @@ from handlers.http import HttpProber, server_probe_urls
 from handlers.probes import compose
 from handlers.target import HostTarget
 from handlers.winrm import ScriptResult, ShellSession, WinrmClient
+
+T = TypeVar("T")
 
 PasswordSource = Callable[[HostTarget], Secret | None]
 CursorSource = Callable[[HostTarget], LogCursor | None]
@@ -143,9 +146,20 @@ class LiveCollector:
     async def _in_shell(
         self, target: HostTarget, shell: ShellSession, script: str, deadline: float
     ) -> Any:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, shell.run, script, deadline)
+        result = await self._owning_thread(functools.partial(shell.run, script, deadline))
         return decode_probe_output(target.name, result)
+
+    async def _owning_thread(self, call: Callable[[], T]) -> T:
+        """``call`` on the pool. If this task is cancelled meanwhile (the runner's deadline),
+        the call is left to finish before the cancellation goes on: its thread is using the
+        shell, and the shell must not be closed under it from another thread (the call ends
+        by the host's deadline itself)."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait({future})
+            raise
 
     async def _detect_role(self, target: HostTarget, deadline: float) -> str:
         """Pattern hosts without a role: ask the host whether WSUS is installed."""
@@ -174,15 +188,25 @@ class LiveCollector:
         # one log-on and one shell for the bundle and every further inventory page
         opened = self._winrm.session(target, self._passwords(target), deadline=deadline)
         fetches = asyncio.ensure_future(self._http.fetch_all(urls))
+        enter = loop.run_in_executor(self._executor, opened.__enter__)
         try:
-            shell = await loop.run_in_executor(self._executor, opened.__enter__)
+            shell = await asyncio.shield(enter)
         except BaseException:
-            await fetches
+            fetches.cancel()
+            await asyncio.wait({enter})
+            if not enter.cancelled() and enter.exception() is None:
+                # cancelled while logging on, and the log-on went through: close that shell
+                await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
             raise
         try:
             return await self._server_facts(target, shell, script, fetches, deadline)
         finally:
-            await loop.run_in_executor(self._executor, opened.__exit__, None, None, None)
+            fetches.cancel()
+            await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
+
+    @staticmethod
+    def _exit(opened: AbstractContextManager[ShellSession]) -> None:
+        opened.__exit__(None, None, None)
 
     async def _server_facts(
         self,
@@ -192,10 +216,8 @@ class LiveCollector:
         fetches: asyncio.Future[list[HttpResult]],
         deadline: float,
     ) -> ServerFacts:
-        try:
-            bundle = await self._in_shell(target, shell, script, deadline)
-        finally:
-            http = await fetches
+        bundle = await self._in_shell(target, shell, script, deadline)
+        http = await fetches  # on any failure above, the caller cancels it
         documents = _bundle_documents(target.name, bundle)
         server = documents.get("server_facts")
         if not isinstance(server, dict):

@@ -115,10 +115,10 @@ class HttpProber:
         one, a check joins an identical fetch that is still under way (100 simultaneous
         Slack checks of one server's clients asked for the same few URLs 100 times, a
         quarter of the bot's CPU) but never takes a result that has already arrived."""
+        if self._fresh.get():
+            return await self._fetch(url)
         shared = self._round.get()
         if shared is None:
-            if self._fresh.get():
-                return await self._fetch(url)
             return await self._shared(self._in_flight, url, keep=False)
         return await self._shared(shared, url, keep=True)
 
@@ -128,10 +128,12 @@ class HttpProber:
             try:
                 return await asyncio.shield(pending)
             except asyncio.CancelledError:
-                if not pending.cancelled():
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
                     raise  # this task itself is being cancelled
-            # the host that asked first was cancelled (its deadline): ask for ourselves
-            return await self._fetch(url)
+            # the host that asked first was cancelled (its deadline): the next asker
+            # fetches, and the others join it again
+            return await self._shared(shared, url, keep=keep)
         future: asyncio.Future[HttpResult] = asyncio.get_running_loop().create_future()
         shared[url] = future
         try:

@@ -11,6 +11,7 @@ into the :class:`~checks.errors.CollectionError` family; no message carries the 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import ssl
@@ -227,7 +228,7 @@ class WinrmClient:
     def __init__(self, settings: WinrmSettings, *, sleep: Sleep = time.sleep) -> None:
         self._settings = settings
         self._sleep = sleep
-        #: password -> its NTLM ``LM:NT`` hash form (see _ntlm_password)
+        #: sha256(password) -> its NTLM ``LM:NT`` hash form (see _ntlm_password)
         self._ntlm_hashes: dict[str, str] = {}
         self._envelope_cache: dict[tuple[str, int], Envelopes] = {}
         self._tls_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
@@ -362,7 +363,9 @@ class WinrmClient:
         """The WS-Management operation timeout and the HTTP read timeout for a deadline."""
         remaining = deadline - time.monotonic()
         if remaining <= 0.5:
-            raise CollectionTimeoutError(f"{target.name}: deadline passed before connecting")
+            raise CollectionTimeoutError(
+                f"{target.name}: deadline passed before connecting", host=target.name
+            )
         # the server may hold a Receive for the whole operation timeout, so it must end
         # before the deadline, and the HTTP read timeout must exceed it (pywinrm refuses
         # a read timeout that does not)
@@ -454,14 +457,17 @@ class WinrmClient:
         ``spnego._credential.unify_credentials``). The hash is as secret as the password
         and is scrubbed from messages the same way.
         """
-        cached = self._ntlm_hashes.get(password)
+        # keyed by a digest: the cache must not keep the password itself for the process's
+        # life (the hash form it holds is scrubbed from every message like the password)
+        key = hashlib.sha256(password.encode("utf-8")).hexdigest()
+        cached = self._ntlm_hashes.get(key)
         if cached is None:
             try:
                 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
             except ImportError:  # pragma: no cover - another pyspnego layout: plain password
                 return password
             cached = f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
-            self._ntlm_hashes[password] = cached
+            self._ntlm_hashes[key] = cached
         return cached
 
 

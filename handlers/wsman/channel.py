@@ -22,6 +22,7 @@ import http.client
 import socket
 import ssl
 import struct
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,6 +52,7 @@ _NTLM_SIGNATURE_LENGTH = 16
 #: an answer larger than this is refused unread: a compliant server stays under the
 #: MaxEnvelopeSize it was asked for (500 KB), sealing adds ~200 bytes
 MAX_ANSWER_BYTES = 8 * 2**20
+_READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class NtlmChannel:
         self._password = password
         self._encrypt = encrypt
         self._context: spnego.ContextProxy | None = None
+        self._timeout_s = timeout_s
         port = parts.port or (443 if parts.scheme == "https" else 80)
         self._connection: http.client.HTTPConnection = (
             http.client.HTTPSConnection(
@@ -145,13 +148,14 @@ class NtlmChannel:
             return None
         return answer
 
-    def post(self, message: bytes) -> Answer:
-        """Send one SOAP message (sealed when encrypting); the answer's plain body."""
+    def post(self, message: bytes, deadline: float | None = None) -> Answer:
+        """Send one SOAP message (sealed when encrypting); the answer's plain body. With
+        ``deadline`` (a ``time.monotonic()`` value) no read waits past it."""
         if self._context is None:
             raise RuntimeError("post() before open()")
         if not self._encrypt:
-            return self._exchange(message, SOAP_CONTENT_TYPE, None)
-        answer = self._exchange(self._seal(message), ENCRYPTED_CONTENT_TYPE, None)
+            return self._exchange(message, SOAP_CONTENT_TYPE, None, deadline)
+        answer = self._exchange(self._seal(message), ENCRYPTED_CONTENT_TYPE, None, deadline)
         if answer.status == 401:
             raise AuthenticationFailedError(
                 f"{self._host}: WinRM rejected the credentials (HTTP 401)", host=self._host
@@ -161,8 +165,12 @@ class NtlmChannel:
             ENCRYPTED_PROTOCOL.decode().lower() in content_type
         ):
             return Answer(answer.status, self._unseal(answer.body))
-        # an HTTP error before WinRM (HTTP.sys) comes back unsealed: nothing to open
-        return answer
+        if answer.status == 200:
+            # a session that seals must never take a plain answer as the host's words:
+            # on http:// that is what a man in the middle would send
+            raise self._bad("an unsealed answer in an encrypted session")
+        # an HTTP error before WinRM (HTTP.sys) comes back unsealed: only its status counts
+        return Answer(answer.status, b"")
 
     def close(self) -> None:
         self._connection.close()
@@ -196,7 +204,13 @@ class NtlmChannel:
                 f"{self._host}: cannot connect to WinRM: {_os_reason(exc)}", host=self._host
             ) from None
 
-    def _exchange(self, body: bytes, content_type: str, authorization: str | None) -> Answer:
+    def _exchange(
+        self,
+        body: bytes,
+        content_type: str,
+        authorization: str | None,
+        deadline: float | None = None,
+    ) -> Answer:
         headers = {
             "Content-Type": content_type,
             "Content-Length": str(len(body)),
@@ -207,6 +221,7 @@ class NtlmChannel:
         if authorization is not None:
             headers["Authorization"] = authorization
         try:
+            self._bound_wait(deadline)
             self._connection.request("POST", self._path, body=body, headers=headers)
             response = self._connection.getresponse()
             length = response.getheader("Content-Length")
@@ -216,13 +231,7 @@ class NtlmChannel:
                     f"{MAX_ANSWER_BYTES // 2**20} MiB; refusing it",
                     host=self._host,
                 )
-            data = response.read(MAX_ANSWER_BYTES + 1)
-            if len(data) > MAX_ANSWER_BYTES:
-                raise BadOutputError(
-                    f"{self._host}: a WinRM answer is more than {MAX_ANSWER_BYTES // 2**20} "
-                    "MiB; refusing it",
-                    host=self._host,
-                )
+            data = self._read_body(response, deadline)
             self._last_content_type = response.getheader("Content-Type") or ""
             self._www_authenticate = response.getheader("WWW-Authenticate") or ""
             return Answer(response.status, data)
@@ -239,6 +248,40 @@ class NtlmChannel:
 
     _last_content_type = ""
     _www_authenticate = ""
+
+    def _bound_wait(self, deadline: float | None) -> None:
+        """No single socket wait past ``deadline`` (+1 s for the answer to arrive)."""
+        sock = self._connection.sock
+        if deadline is None or sock is None:
+            return
+        left = deadline - time.monotonic() + 1.0
+        if left <= 0:
+            raise CollectionTimeoutError(
+                f"{self._host}: WinRM did not answer in time", host=self._host
+            )
+        sock.settimeout(min(self._timeout_s, left))
+
+    def _read_body(self, response: http.client.HTTPResponse, deadline: float | None) -> bytes:
+        """The whole body, at most MAX_ANSWER_BYTES, and read by ``deadline``: a host
+        that drips a byte just inside each socket timeout must not hold the check."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            self._bound_wait(deadline)
+            part = response.read1(_READ_CHUNK)
+            if not part:
+                # read() marks a fully read response done (read1 does not when the length
+                # ran out exactly), so the keep-alive connection takes the next request
+                parts.append(response.read())
+                return b"".join(parts)
+            size += len(part)
+            if size > MAX_ANSWER_BYTES:
+                raise BadOutputError(
+                    f"{self._host}: a WinRM answer is more than {MAX_ANSWER_BYTES // 2**20} "
+                    "MiB; refusing it",
+                    host=self._host,
+                )
+            parts.append(part)
 
     # ------------------------------------------------------------------ NTLM
 
@@ -259,7 +302,7 @@ class NtlmChannel:
     def _step(self, context: spnego.ContextProxy, token: bytes | None) -> str:
         try:
             out = context.step(token)
-        except spnego.exceptions.SpnegoError as exc:
+        except Exception as exc:  # SpnegoError, or struct/ValueError on a broken challenge
             raise AuthenticationFailedError(
                 f"{self._host}: NTLM/Negotiate failed ({type(exc).__name__})", host=self._host
             ) from None

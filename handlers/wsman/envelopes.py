@@ -97,7 +97,12 @@ class Envelopes:
             f'<w:MaxEnvelopeSize mustUnderstand="true">{int(max_envelope_size)}</w:MaxEnvelopeSize>'
             "<a:MessageID>uuid:"
         )
-        self._after_id = (
+        self._operation_timeout_s = int(operation_timeout_s)
+        self._after_id = self._after_id_for(self._operation_timeout_s)
+
+    @staticmethod
+    def _after_id_for(operation_timeout_s: int) -> str:
+        return (
             '</a:MessageID><w:Locale mustUnderstand="false" xml:lang="en-US"></w:Locale>'
             '<p:DataLocale mustUnderstand="false" xml:lang="en-US"></p:DataLocale>'
             f"<w:OperationTimeout>PT{int(operation_timeout_s)}S</w:OperationTimeout>"
@@ -105,15 +110,27 @@ class Envelopes:
             '<a:Action mustUnderstand="true">'
         )
 
-    def _message(self, action: str, shell_id: str | None, options: str, body: str) -> bytes:
+    def _message(
+        self,
+        action: str,
+        shell_id: str | None,
+        options: str,
+        body: str,
+        operation_timeout_s: int | None = None,
+    ) -> bytes:
         selector = (
             f'<w:SelectorSet><w:Selector Name="ShellId">{escape(shell_id)}</w:Selector>'
             "</w:SelectorSet>"
             if shell_id is not None
             else ""
         )
+        after_id = (
+            self._after_id
+            if operation_timeout_s is None or operation_timeout_s >= self._operation_timeout_s
+            else self._after_id_for(max(1, operation_timeout_s))
+        )
         return (
-            f"{self._head}{uuid.uuid4()}{self._after_id}{action}</a:Action>{selector}{options}"
+            f"{self._head}{uuid.uuid4()}{after_id}{action}</a:Action>{selector}{options}"
             f"</env:Header><env:Body>{body}</env:Body></env:Envelope>"
         ).encode()
 
@@ -146,13 +163,18 @@ class Envelopes:
             f'End="{"true" if end else "false"}">{encoded}</rsp:Stream></rsp:Send>',
         )
 
-    def receive(self, shell_id: str, command_id: str) -> bytes:
+    def receive(
+        self, shell_id: str, command_id: str, operation_timeout_s: int | None = None
+    ) -> bytes:
+        """``operation_timeout_s``: a shorter wait than the session's, so a Receive sent
+        near the deadline does not hold the answer past it."""
         return self._message(
             ACTION_RECEIVE,
             shell_id,
             "",
             f"<rsp:Receive><rsp:DesiredStream CommandId={quoteattr(command_id)}>"
             "stdout stderr</rsp:DesiredStream></rsp:Receive>",
+            operation_timeout_s,
         )
 
     def terminate(self, shell_id: str, command_id: str) -> bytes:
@@ -169,9 +191,13 @@ class Envelopes:
 
 
 def _parse(xml: bytes) -> ET.Element:
-    """Expat without a DTD: WS-Management answers never carry one, so an answer with a
-    DOCTYPE (the way in for entity expansion) is refused before parsing; ElementTree
-    resolves no external entities, and expat >= 2.4 caps amplification besides."""
+    """Expat without a DTD: WS-Management answers are UTF-8 and never carry one, so an
+    answer in another encoding or with a DOCTYPE (the way in for entity expansion) is
+    refused before parsing; ElementTree resolves no external entities besides."""
+    if xml.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\x00" in xml:
+        # WinRM answers are UTF-8 (charset=UTF-8); a UTF-16 body would carry a DOCTYPE
+        # past the byte check below
+        raise MalformedAnswer("an answer that is not UTF-8")
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
         raise MalformedAnswer("a DOCTYPE in an answer")
     try:
@@ -210,9 +236,9 @@ def output(xml: bytes) -> Output:
                 continue
             name = stream.get("Name")
             if name == "stdout":
-                stdout.append(base64.b64decode(stream.text))
+                stdout.append(_b64(stream.text))
             elif name == "stderr":
-                stderr.append(base64.b64decode(stream.text))
+                stderr.append(_b64(stream.text))
     except (binascii.Error, ValueError):
         raise MalformedAnswer("a stream is not base64") from None
     exit_code: int | None = None
@@ -224,6 +250,11 @@ def output(xml: bytes) -> Output:
             except ValueError:
                 raise MalformedAnswer("the exit code is not a number") from None
     return Output(b"".join(stdout), b"".join(stderr), exit_code)
+
+
+def _b64(text: str) -> bytes:
+    """Strict base64 (a stray character is an error, not silently dropped output)."""
+    return base64.b64decode("".join(text.split()), validate=True)
 
 
 def fault(xml: bytes) -> Fault | None:

@@ -12,7 +12,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from checks.errors import BadOutputError, CollectionError, CollectionTimeoutError, RemoteError
+from checks.errors import (
+    BadOutputError,
+    CollectionError,
+    CollectionTimeoutError,
+    HostUnreachableError,
+    RemoteError,
+)
 from handlers.wsman import envelopes
 from handlers.wsman.channel import Answer, NtlmChannel
 from handlers.wsman.envelopes import Envelopes, MalformedAnswer
@@ -21,6 +27,12 @@ log = logging.getLogger(__name__)
 
 #: a hostile or broken host must not make the bot buffer without bound
 MAX_OUTPUT_BYTES = 64 * 2**20
+
+#: the longest a clean-up message (Signal, Delete) may wait: the result is already known
+CLEANUP_S = 5.0
+
+#: the least time between two Receives that came back empty
+MIN_EMPTY_POLL_S = 0.05
 
 #: the code page the shell runs in: UTF-8, so the probes' JSON arrives as written
 UTF8_CODEPAGE = 65001
@@ -50,7 +62,14 @@ class RemoteShell:
         """Authenticate and create the shell (the only step worth retrying: nothing ran)."""
         create = self._messages.create_shell(UTF8_CODEPAGE)
         first = self._channel.open(None if self._channel.encrypted else create)
-        answer = first if first is not None else self._channel.post(create)
+        try:
+            answer = first if first is not None else self._channel.post(create)
+        except HostUnreachableError as exc:
+            # the Create reached the host: a retry could leave this shell behind there
+            raise RemoteError(
+                f"{self._host}: WinRM dropped the connection while creating the shell ({exc})",
+                host=self._host,
+            ) from None
         try:
             self._shell_id = envelopes.shell_id(self._checked(answer, "connect"))
         except MalformedAnswer as exc:
@@ -80,10 +99,12 @@ class RemoteShell:
 
     def close(self) -> None:
         """Delete the shell (and with it any command still running), then hang up; never
-        raises: the check's result is already known."""
+        raises and waits at most CLEANUP_S: the check's result is already known."""
         try:
             if self._shell_id is not None:
-                self._channel.post(self._messages.delete_shell(self._shell_id))
+                self._channel.post(
+                    self._messages.delete_shell(self._shell_id), time.monotonic() + CLEANUP_S
+                )
         except Exception as exc:  # clean-up only; the host ends idle shells itself
             log.debug("%s: deleting the shell failed: %s", self._host, type(exc).__name__)
         finally:
@@ -102,18 +123,23 @@ class RemoteShell:
         stderr: list[bytes] = []
         received = 0
         while True:
-            if time.monotonic() >= deadline:
-                self._terminate(shell_id, command_id)
+            left = deadline - time.monotonic()
+            if left <= 0.5:
+                # no Signal: the Delete that follows ends the command ([MS-WSMV] 3.1.4.4.1)
                 raise CollectionTimeoutError(
                     f"{self._host}: the command did not finish before the deadline",
                     host=self._host,
                 )
+            sent = time.monotonic()
+            message = self._messages.receive(shell_id, command_id, int(left - 0.5))
             try:
-                part = envelopes.output(
-                    self._call(self._messages.receive(shell_id, command_id), "run")
-                )
+                answer = self._channel.post(message, deadline)
+                part = envelopes.output(self._checked(answer, "run", receiving=True))
             except _ReceiveTimedOut:
+                self._pace(sent)
                 continue
+            if not part.stdout and not part.stderr and part.exit_code is None:
+                self._pace(sent)
             stdout.append(part.stdout)
             stderr.append(part.stderr)
             received += len(part.stdout) + len(part.stderr)
@@ -127,22 +153,32 @@ class RemoteShell:
             if part.exit_code is not None:
                 return CommandOutput(b"".join(stdout), b"".join(stderr), part.exit_code)
 
+    @staticmethod
+    def _pace(sent: float) -> None:
+        """A Receive waits for output on the host; one answered empty at once (a broken or
+        hostile host) must not make the client spin until the deadline."""
+        if time.monotonic() - sent < MIN_EMPTY_POLL_S:
+            time.sleep(MIN_EMPTY_POLL_S)
+
     def _terminate(self, shell_id: str, command_id: str) -> None:
         try:
-            self._channel.post(self._messages.terminate(shell_id, command_id))
+            self._channel.post(
+                self._messages.terminate(shell_id, command_id), time.monotonic() + CLEANUP_S
+            )
         except Exception as exc:  # best effort; the Delete follows
             log.debug("%s: terminating the command failed: %s", self._host, type(exc).__name__)
 
     def _call(self, message: bytes, stage: str) -> bytes:
         return self._checked(self._channel.post(message), stage)
 
-    def _checked(self, answer: Answer, stage: str) -> bytes:
+    def _checked(self, answer: Answer, stage: str, *, receiving: bool = False) -> bytes:
         if answer.status == 200:
             return answer.body
         fault = envelopes.fault(answer.body)
         if fault is None:
             raise RemoteError(f"{self._host}: WinRM HTTP error {answer.status}", host=self._host)
-        if fault.wsman_code == envelopes.OPERATION_TIMED_OUT:
+        if receiving and fault.wsman_code == envelopes.OPERATION_TIMED_OUT:
+            # only a Receive's timeout means "still running, ask again"
             raise _ReceiveTimedOut()
         raise RemoteError(
             f"{self._host}: WS-Management fault {fault.wsman_code or fault.code} "

@@ -190,7 +190,9 @@ def test_the_deadline_ends_a_command_and_the_shell(server: WsmanServer, recorder
         )
     assert caught.value.delivered, "the command had started: a fix must not be retried"
     stats = server.stats()
-    assert stats.requests_by_action["Signal"] == 1
+    # past the deadline no Signal: the Delete ends the command ([MS-WSMV] 3.1.4.4.1)
+    assert "Signal" not in stats.requests_by_action
+    assert stats.requests_by_action["Delete"] == 1
     assert stats.open_shells == 0
 
 
@@ -199,6 +201,8 @@ def test_wrong_password_is_an_authentication_error(server: WsmanServer, recorder
         client().run(target(server.url), Secret("wrong-" + PASSWORD), "x", deadline=deadline())
     assert "rejected the credentials" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+    for half in client()._ntlm_password("wrong-" + PASSWORD).split(":"):
+        assert half not in str(caught.value).lower()
     assert recorder.requests == []
 
 
@@ -303,6 +307,19 @@ def test_a_hostile_endpoint_gets_a_clear_error(
         finally:
             hostile.shutdown()
             thread.join()
+
+
+def test_an_unsealed_answer_in_an_encrypted_session_is_refused(
+    server: WsmanServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A man in the middle of http:// answers in clear: never read as the host's words."""
+    import lab.wsman.auth as lab_auth
+    import lab.wsman.server as lab_server
+
+    monkeypatch.setattr(lab_auth._AcceptorSession, "seal", lambda self, message: message)
+    monkeypatch.setattr(lab_server, "ENCRYPTED_CONTENT_TYPE", "application/soap+xml;charset=UTF-8")
+    with pytest.raises(BadOutputError, match="unsealed answer"):
+        client().run(target(server.url), Secret(PASSWORD), "x", deadline=deadline())
 
 
 def test_message_layout_matches_pywinrm() -> None:
