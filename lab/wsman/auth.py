@@ -20,6 +20,7 @@ from pathlib import Path
 import spnego
 import spnego.exceptions
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+from spnego.channel_bindings import GssChannelBindings
 
 NTLM_USER_FILE_ENV = "NTLM_USER_FILE"
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -146,8 +147,10 @@ class _AcceptorSession:
 
     protocol = ""
 
-    def __init__(self) -> None:
-        self._context = spnego.server(protocol=self.protocol, service="HTTP")
+    def __init__(self, channel_bindings: GssChannelBindings | None = None) -> None:
+        self._context = spnego.server(
+            protocol=self.protocol, service="HTTP", channel_bindings=channel_bindings
+        )
 
     @property
     def complete(self) -> bool:
@@ -232,6 +235,23 @@ class KerberosSession(_AcceptorSession):
 
     def _header_length_ok(self, length: int) -> bool:
         return length in _KERBEROS_HEADER_LENGTHS
+
+
+def tls_channel_bindings(certificate_pem: Path) -> GssChannelBindings:
+    """The ``tls-server-end-point`` binding of a server certificate (RFC 5929 4.1: the
+    certificate's signature hash, SHA-256 for MD5 or SHA-1), which an NTLM acceptor given
+    it then requires of every client, as a Windows host with CbtHardeningLevel Strict."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    certificate = x509.load_pem_x509_certificate(certificate_pem.read_bytes())
+    algorithm = certificate.signature_hash_algorithm
+    if algorithm is None or isinstance(algorithm, hashes.MD5 | hashes.SHA1):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(certificate.public_bytes(Encoding.DER))
+    return GssChannelBindings(application_data=b"tls-server-end-point:" + digest.finalize())
 
 
 def is_encrypted_content_type(content_type: str) -> bool:

@@ -16,6 +16,8 @@ import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from spnego.channel_bindings import GssChannelBindings
+
 from lab.listeners import accept_loop
 from lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
@@ -29,6 +31,7 @@ from lab.wsman.auth import (
     kerberos_acceptor_available,
     ntlm_user_file_configured,
     parse_authorization,
+    tls_channel_bindings,
 )
 from lab.wsman.commandline import join_command_line
 from lab.wsman.executor import Executor
@@ -122,6 +125,8 @@ class _Endpoint:
         self.connections = _Connections()
         self.stopping = threading.Event()
         self.url = ""
+        #: over TLS, the binding every NTLM log-on must carry (CbtHardeningLevel Strict)
+        self.channel_bindings: GssChannelBindings | None = None
 
     def handle_soap(
         self, xml: bytes, user: str, settings: FaultSettings, client_ip: str, is_soap: bool
@@ -439,7 +444,7 @@ class _WsmanHandler(BaseHTTPRequestHandler):
                 # an AP-REQ always starts a new context (one leg)
                 self.ntlm = KerberosSession()
             elif is_negotiate_message or self.ntlm is None or self.ntlm.complete:
-                self.ntlm = NtlmSession()
+                self.ntlm = NtlmSession(self.endpoint.channel_bindings)
             reply_token = self.ntlm.step(raw)
         except AuthRejected as rejected:
             log.debug("NTLM rejected from %s: %s", self.client_address[0], rejected)
@@ -545,6 +550,8 @@ class WsmanServer:
         self._ssl_context: ssl.SSLContext | None = None
         self._running = False
         self._stopped = False
+        if tls is not None:
+            self._endpoint.channel_bindings = tls_channel_bindings(tls.cert)
         self._endpoint.faults.on_refuse_change(self._on_refuse_change)
 
     @property

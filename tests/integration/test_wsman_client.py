@@ -240,6 +240,23 @@ def test_https_with_the_ca_bundle_is_not_sealed_twice(recorder: Recorder, tls: T
         assert client().run(unchecked, Secret(PASSWORD), "x", deadline=deadline()).exit_code == 0
 
 
+def test_over_https_the_log_on_carries_the_channel_binding(
+    recorder: Recorder, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lab's acceptor requires the tls-server-end-point binding over TLS (as a host
+    with CbtHardeningLevel Strict): with it the log-on goes through, without it it fails."""
+    from handlers.wsman.channel import NtlmChannel
+
+    endpoint = WsmanServer(recorder, auth=AuthPolicy(ntlm=True), tls=tls)
+    with endpoint.start():
+        host = target(endpoint.url, ca_bundle=tls.ca_cert)
+        assert client().run(host, Secret(PASSWORD), "x", deadline=deadline()).exit_code == 0
+        monkeypatch.setattr(NtlmChannel, "_channel_bindings", lambda self: None)
+        with pytest.raises(AuthenticationFailedError):
+            client().run(host, Secret(PASSWORD), "x", deadline=deadline())
+        assert endpoint.stats().auth_failures == 1
+
+
 def test_never_encrypting_sends_plain_soap(server: WsmanServer) -> None:
     host = target(server.url, message_encryption="never")
     assert client().run(host, Secret(PASSWORD), "abc", deadline=deadline()).exit_code == 0
