@@ -48,8 +48,8 @@ from checks.secret import Secret
 from handlers.probes import compose
 from handlers.target import HostTarget
 from handlers.wsman.channel import NtlmChannel
-from handlers.wsman.envelopes import Envelopes
-from handlers.wsman.shell import MAX_OUTPUT_BYTES, RemoteShell
+from handlers.wsman.envelopes import Envelopes, Output
+from handlers.wsman.shell import CommandOutput, RemoteShell, gather_output
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class _PywinrmShell:
         try:
             with _translated(self._host, self._password, stage="run"):
                 protocol.send_command_input(shell_id, command_id, script.encode("utf-8"), end=True)
-                stdout, stderr, code = self._receive(command_id, deadline)
+                output = self._receive(command_id, deadline)
         except CollectionError as exc:
             # the command had started on the host: what it did there is unknown
             exc.delivered = True
@@ -188,38 +188,27 @@ class _PywinrmShell:
         # shell and everything in it ([MS-WSMV] 3.1.4.4.1: "Any commands in progress
         # SHOULD be immediately terminated and all resources for the Shell SHOULD be
         # freed", https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/d2855e51-d060-40e2-a7bc-972ae8b403de)
-        return ScriptResult(stdout, stderr, code)
+        return ScriptResult(output.stdout, output.stderr, output.exit_code)
 
     def close(self) -> None:
         _quietly(lambda: self._protocol.close_shell(self._shell_id))
         _quietly(lambda: self._protocol.transport.close_session())
 
-    def _receive(self, command_id: str, deadline: float) -> tuple[bytes, bytes, int]:
-        protocol, shell_id, host = self._protocol, self._shell_id, self._host
-        stdout: list[bytes] = []
-        stderr: list[bytes] = []
-        received = 0
-        while True:
-            if time.monotonic() >= deadline:
-                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
-                raise CollectionTimeoutError(
-                    f"{host}: the command did not finish before the deadline"
-                )
+    def _receive(self, command_id: str, deadline: float) -> CommandOutput:
+        protocol, shell_id = self._protocol, self._shell_id
+
+        def once(_left: float) -> Output | None:
+            # pywinrm's Receive always asks for the session's OperationTimeout
             try:
                 out, err, code, done = protocol.get_command_output_raw(shell_id, command_id)
             except WinRMOperationTimeoutError:
-                continue  # expected while a long command runs: poll again (deadline above)
-            stdout.append(out)
-            stderr.append(err)
-            received += len(out) + len(err)
-            if received > MAX_OUTPUT_BYTES:
-                _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
-                raise BadOutputError(
-                    f"{host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} MiB; "
-                    "refusing the rest"
-                )
-            if done:
-                return b"".join(stdout), b"".join(stderr), code
+                return None  # expected while a long command runs: poll again
+            return Output(out, err, code if done else None)
+
+        def terminate() -> None:
+            _quietly(lambda: protocol.cleanup_command(shell_id, command_id))
+
+        return gather_output(self._host, once, terminate, deadline)
 
 
 class WinrmClient:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from checks.errors import (
@@ -43,6 +44,48 @@ class CommandOutput:
     stdout: bytes
     stderr: bytes
     exit_code: int
+
+
+def gather_output(
+    host: str,
+    receive: Callable[[float], envelopes.Output | None],
+    terminate: Callable[[], None],
+    deadline: float,
+) -> CommandOutput:
+    """Receive until the command is done, for either WinRM client: ``receive(seconds_left)``
+    is one Receive (None: the host answered "still running, ask again"). The rules are
+    the same for both: no Receive started with less than half a second left and no Signal
+    then (the shell's Delete ends the command, [MS-WSMV] 3.1.4.4.1); at the output cap the
+    command is signalled and refused; an empty answer that came back at once is paced, so a
+    broken host cannot make the client spin until the deadline."""
+    stdout: list[bytes] = []
+    stderr: list[bytes] = []
+    received = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0.5:
+            raise CollectionTimeoutError(
+                f"{host}: the command did not finish before the deadline", host=host
+            )
+        sent = time.monotonic()
+        part = receive(left)
+        if part is None or (not part.stdout and not part.stderr and part.exit_code is None):
+            if time.monotonic() - sent < MIN_EMPTY_POLL_S:
+                time.sleep(MIN_EMPTY_POLL_S)
+            if part is None:
+                continue
+        stdout.append(part.stdout)
+        stderr.append(part.stderr)
+        received += len(part.stdout) + len(part.stderr)
+        if received > MAX_OUTPUT_BYTES:
+            terminate()
+            raise BadOutputError(
+                f"{host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} MiB; "
+                "refusing the rest",
+                host=host,
+            )
+        if part.exit_code is not None:
+            return CommandOutput(b"".join(stdout), b"".join(stderr), part.exit_code)
 
 
 class _ReceiveTimedOut(Exception):
@@ -119,46 +162,17 @@ class RemoteShell:
         return self._shell_id
 
     def _receive(self, shell_id: str, command_id: str, deadline: float) -> CommandOutput:
-        stdout: list[bytes] = []
-        stderr: list[bytes] = []
-        received = 0
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0.5:
-                # no Signal: the Delete that follows ends the command ([MS-WSMV] 3.1.4.4.1)
-                raise CollectionTimeoutError(
-                    f"{self._host}: the command did not finish before the deadline",
-                    host=self._host,
-                )
-            sent = time.monotonic()
+        def once(left: float) -> envelopes.Output | None:
             message = self._messages.receive(shell_id, command_id, int(left - 0.5))
+            answer = self._channel.post(message, deadline)
             try:
-                answer = self._channel.post(message, deadline)
-                part = envelopes.output(self._checked(answer, "run", receiving=True))
+                return envelopes.output(self._checked(answer, "run", receiving=True))
             except _ReceiveTimedOut:
-                self._pace(sent)
-                continue
-            if not part.stdout and not part.stderr and part.exit_code is None:
-                self._pace(sent)
-            stdout.append(part.stdout)
-            stderr.append(part.stderr)
-            received += len(part.stdout) + len(part.stderr)
-            if received > MAX_OUTPUT_BYTES:
-                self._terminate(shell_id, command_id)
-                raise BadOutputError(
-                    f"{self._host}: the command wrote more than {MAX_OUTPUT_BYTES // 2**20} "
-                    "MiB; refusing the rest",
-                    host=self._host,
-                )
-            if part.exit_code is not None:
-                return CommandOutput(b"".join(stdout), b"".join(stderr), part.exit_code)
+                return None
 
-    @staticmethod
-    def _pace(sent: float) -> None:
-        """A Receive waits for output on the host; one answered empty at once (a broken or
-        hostile host) must not make the client spin until the deadline."""
-        if time.monotonic() - sent < MIN_EMPTY_POLL_S:
-            time.sleep(MIN_EMPTY_POLL_S)
+        return gather_output(
+            self._host, once, lambda: self._terminate(shell_id, command_id), deadline
+        )
 
     def _terminate(self, shell_id: str, command_id: str) -> None:
         try:

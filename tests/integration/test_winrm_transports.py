@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.errors import AuthenticationFailedError, ConfigError, TlsError
+from checks.errors import AuthenticationFailedError, CollectionTimeoutError, ConfigError, TlsError
 from checks.secret import Secret
 from handlers.target import HostTarget
 from handlers.winrm import WinrmClient, WinrmSettings
@@ -111,3 +111,30 @@ def test_basic_over_plain_http_is_refused_unless_allowed() -> None:
             plain, Secret(PASSWORD), "x", deadline=deadline()
         )
         assert result.exit_code == 0
+
+
+def test_pywinrm_hosts_keep_the_same_deadline_rules(tmp_path: Path) -> None:
+    """A Basic (pywinrm) host's command still running at the deadline: the same rules as
+    the lean client's (handlers/wsman/shell.py::gather_output): polled through operation
+    timeouts, ended by the shell's Delete, never signalled past the deadline."""
+    tls = generate_tls_files(tmp_path / "tls", addresses=("127.0.0.1",))
+    slow = WsmanServer(
+        lambda _request: ExecResult(stdout=b"late", duration_s=30),
+        address="127.0.0.1",
+        port=0,
+        tls=tls,
+        auth=AuthPolicy(ntlm=False, basic=True, basic_users={"wsusbot": PASSWORD}),
+    )
+    with slow.start():
+        started = time.monotonic()
+        with pytest.raises(CollectionTimeoutError) as caught:
+            client().run(
+                target(slow.url, ca=tls.ca_cert), Secret(PASSWORD), "x", deadline=started + 3
+            )
+        assert time.monotonic() - started < 6
+        assert caught.value.delivered
+        stats = slow.stats()
+        assert stats.operation_timeouts >= 1
+        assert "Signal" not in stats.requests_by_action
+        assert stats.requests_by_action["Delete"] == 1
+        assert stats.open_shells == 0
