@@ -311,8 +311,6 @@ COMPUTER_FIELDS = (
     "target_group",
 )
 _COMPUTER_KEYS = frozenset(COMPUTER_FIELDS)
-#: fields whose values repeat across an inventory (shared, not one string per computer)
-_SHARED_FIELDS = frozenset({"client_version", "os", "last_sync_result", "target_group"})
 
 
 class WsusComputer(NamedTuple):
@@ -452,10 +450,7 @@ def _read_standard_rows(tables: dict[str, list[str]], rows: list[Any]) -> list[W
     """The probe's own shape, in one tight pass: each table becomes a lookup from index
     to its (shared) string; a key that is not there, or a value of the wrong type, falls
     back to :func:`_row_entry` for the error that names it."""
-    lookups = [
-        {**dict(enumerate(tables[column])), None: None}
-        for column in ("client_version", "os", "last_sync_result", "target_group")
-    ]
+    lookups = [{**dict(enumerate(tables[column])), None: None} for column in TABLED_FIELDS]
     versions, oses, results, groups = lookups
     found: list[WsusComputer] = []
     append = found.append

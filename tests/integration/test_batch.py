@@ -33,7 +33,18 @@ def ctx_of(lab: SlackLab) -> BotContext:
     return lab.runtime.ctx
 
 
-def test_canary_failure_runs_nothing_else(tmp_path: Path) -> None:
+def test_canary_failure_runs_nothing_else(tmp_path: Path, monkeypatch: Any) -> None:
+    import bot.sites.routing
+
+    keys: list[str] = []
+    real_run = bot.sites.routing.SiteFixRunner.run
+
+    async def recording(self: Any, target: Any, fix: Any, deadline: float, *, key: str) -> Any:
+        keys.append(key)
+        return await real_run(self, target, fix, deadline, key=key)
+
+    # a batch's fix goes through the same site-aware runner as a single fix, keyed per step
+    monkeypatch.setattr(bot.sites.routing.SiteFixRunner, "run", recording)
     with batch_lab(tmp_path) as lab:
         lab.estate.host("fleet01").faults.fail_fixes = {PROBE}
         requested = request(lab)
@@ -48,6 +59,7 @@ def test_canary_failure_runs_nothing_else(tmp_path: Path) -> None:
         assert [s.state for s in steps].count(StepState.SKIPPED) == 49
         assert "fixed 0 · failed 1 · unverified 0 · skipped 49" in thread_text(lab, halted.ts)
         assert "batch_halted" in actions(lab)
+        assert keys == [f"{only_batch(lab)}:fleet01"]
 
 
 def test_halts_when_the_second_wave_exceeds_the_threshold(tmp_path: Path) -> None:

@@ -28,7 +28,6 @@ from bot.usecases.batch.common import (
 from bot.usecases.context import BotContext
 from checks.errors import CollectionError, WsusbotError
 from checks.fixes import FixMeta, get_fix
-from handlers.fixes import FixRunner
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,9 @@ async def run_host(
     canary = step.wave == 0
     ran: dict[str, object] | None = None
     try:
-        state, detail, ran = await asyncio.wait_for(_fix(ctx, fix, step.host), timeout=deadline)
+        state, detail, ran = await asyncio.wait_for(
+            _fix(ctx, fix, batch.id, step.host), timeout=deadline
+        )
     except TimeoutError:
         state, detail = StepState.UNVERIFIED, _past_deadline(deadline)
     if ran is not None:
@@ -266,13 +267,17 @@ def _part(result: dict[str, object] | None, key: str) -> dict[str, Any] | None:
 
 
 async def _fix(
-    ctx: BotContext, fix: FixMeta, host: str
+    ctx: BotContext, fix: FixMeta, batch_id: str, host: str
 ) -> tuple[StepState, str, dict[str, object] | None]:
-    """Run the fix once; the result is None unless the fix ran."""
+    """Run the fix once, here or on the host's site worker; the result is None unless the
+    fix ran."""
     try:
         target = ctx.services.inventory.resolve(host)
-        runner = FixRunner(ctx.services.winrm_client(), ctx.services.password_for)
-        result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S)
+        # the same runner as a single fix: a site host's fix goes to its site's worker,
+        # which claims this step's key before it runs the fix (exactly once)
+        runner = ctx.services.fix_runner()
+        deadline = time.monotonic() + FIX_DEADLINE_S
+        result = await runner.run(target, fix, deadline, key=f"{batch_id}:{host.lower()}")
     except WsusbotError as exc:
         reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
         if isinstance(exc, CollectionError) and exc.delivered:
