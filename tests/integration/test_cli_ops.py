@@ -5,7 +5,6 @@ digest exit codes, and the metrics the checks leave, scraped over HTTP."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,4 +344,3 @@ def test_metrics_config_is_validated(tmp_path: Path) -> None:
     settings = load_settings(path, env={})
     assert (settings.metrics.bind, settings.metrics.port) == ("127.0.0.1", 9465)
     assert load_settings(None, env={}).metrics.enabled is False
-    assert os.path.exists(path)

@@ -170,15 +170,17 @@ def test_a_home_token_works_only_on_its_own_home(tmp_path: Path) -> None:
         )
         assert refusal is not None
         assert "not valid" in refusal
-        # and an approver's role is checked again when the button is pressed
+        # and an approver's role is checked again when the button is pressed: a user who
+        # holds the approver's own Home token (same scope) and no role is still refused
         refusal = decide(
             lab.runtime.ctx,
             user=NOBODY,
-            channel=home_scope(NOBODY),
+            channel=home_scope(APPR),
             decision=Decision.APPROVE,
             token_value=token,
         )
         assert refusal is not None
+        assert "approver role" in refusal
         assert lab.estate.host("xp01").probe_counts().get("fix_restart_wuauserv", 0) == 0
 
 

@@ -130,7 +130,9 @@ def card(
     """The approval card for a record; ``changes`` override what the record says."""
     current = tuple(
         f"{path.rsplit('.', 1)[-1]}={value}"
-        for path, value in facts_of(approval).items()
+        # facts are dotted paths (``policy.AUOptions``); the reason, also in the context,
+        # is not one
+        for path, value in approval.context.items()
         if path.count(".") and value is not None
     )
     reason = approval.context.get(REASON_KEY)

@@ -20,6 +20,7 @@ from bot.digest.trend import compare
 from bot.slack import ids
 from bot.slack.blocks import audit_line, render
 from bot.slack.blocks.approval import VALUES_SHOWN, approval_card
+from bot.slack.blocks.batch import batch_card
 from bot.slack.blocks.common import (
     Message,
     clip,
@@ -1225,7 +1226,7 @@ def test_render_handles_every_chat_message() -> None:
 def test_render_routes_each_view_to_its_builder() -> None:
     for message in _one_of_each():
         if isinstance(
-            message, ReportDetails | DigestView | HealthyDigestView | AuditLine | BatchView
+            message, ReportDetails | DigestView | HealthyDigestView | AuditLine
         ):
             continue
         builder: Any = {
@@ -1235,5 +1236,6 @@ def test_render_routes_each_view_to_its_builder() -> None:
             Refusal: lambda m: refusal(m.text),
             ApprovalView: approval_card,
             HistoryView: history_message,
+            BatchView: batch_card,
         }[type(message)]
         assert render(message) == [builder(message)]
