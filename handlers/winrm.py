@@ -20,6 +20,7 @@ import types
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import certifi
@@ -326,25 +327,17 @@ class WinrmClient:
         return messages
 
     def _tls_context(self, target: HostTarget) -> ssl.SSLContext:
-        """One context per trust setting (loading a CA bundle costs milliseconds): the
-        host's CA bundle, else certifi's (what requests verifies pywinrm's hosts with)."""
+        """One context per trust setting: loading a CA bundle costs milliseconds."""
         key = (target.verify_tls, str(target.ca_bundle) if target.ca_bundle else None)
         context = self._tls_contexts.get(key)
         if context is None:
-            if not target.verify_tls:
-                context = ssl.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            else:
-                try:
-                    context = ssl.create_default_context(
-                        cafile=str(target.ca_bundle) if target.ca_bundle else certifi.where()
-                    )
-                except (OSError, ssl.SSLError) as exc:
-                    raise ConfigError(
-                        f"{target.name}: cannot load the CA bundle {target.ca_bundle}: "
-                        f"{getattr(exc, 'strerror', None) or exc}"
-                    ) from None
+            try:
+                context = tls_context(target.verify_tls, target.ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"{target.name}: cannot load the CA bundle {target.ca_bundle}: "
+                    f"{getattr(exc, 'strerror', None) or exc}"
+                ) from None
             self._tls_contexts[key] = context
         return context
 
@@ -388,9 +381,8 @@ class WinrmClient:
             if target.transport == "basic" and target.winrm_url.startswith("https")
             else ("plaintext" if target.transport == "basic" else target.transport),
             "username": target.username,
-            "password": self._ntlm_password(password.reveal())
-            if password and target.transport == "ntlm"
-            else (password.reveal() if password else None),
+            # NTLM hosts never come here (the lean client, _open_lean, takes the hash form)
+            "password": password.reveal() if password else None,
             "server_cert_validation": "validate" if target.verify_tls else "ignore",
             "ca_trust_path": str(target.ca_bundle) if target.ca_bundle else None,
             "operation_timeout_sec": operation,
@@ -458,6 +450,18 @@ class WinrmClient:
             cached = f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
             self._ntlm_hashes[key] = cached
         return cached
+
+
+def tls_context(verify_tls: bool, ca_bundle: Path | None) -> ssl.SSLContext:
+    """How the bot trusts an https WinRM host: the host's CA bundle, else certifi's (what
+    requests verifies pywinrm's hosts with), or no validation at all when the inventory
+    says so. ``wsusbot doctor`` checks the handshake with this same context."""
+    if not verify_tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else certifi.where())
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -142,14 +142,12 @@ def tls_line(target: HostTarget, url: str, what: str) -> DoctorLine | None:
         return None
     item = f"tls {target.name} ({what})"
     port = parts.port or 443
-    if target.verify_tls:
-        context = ssl.create_default_context(
-            cafile=str(target.ca_bundle) if target.ca_bundle else None
-        )
-    else:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    from handlers.winrm import tls_context
+
+    try:
+        context = tls_context(target.verify_tls, target.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        return DoctorLine(item, False, f"cannot load the CA bundle {target.ca_bundle}: {exc}")
     try:
         with (
             socket.create_connection((parts.hostname, port), timeout=TLS_TIMEOUT_S) as raw,

@@ -23,26 +23,29 @@ def register(app: typer.Typer) -> None:
             envvar="WSUSBOT_WORKER_STATE_DIR",
             help="Where the fix ledger is kept (one per site; keep it on a durable volume).",
         ),
-        log_level: str = typer.Option("INFO", "--log-level"),
+        log_level: str | None = typer.Option(
+            None, "--log-level", help="DEBUG, INFO (default), WARNING, ERROR."
+        ),
     ) -> None:
         """Consume the site's queue and run its hosts' checks and fixes until SIGTERM."""
-        import logging
-
         from bot.config import site_name
+        from bot.observability.logs import configure_logging
         from bot.sites.worker import run_worker
         from checks.errors import ConfigError, UsageError
 
-        logging.basicConfig(
-            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        # as `serve` does: the root callback has configured logging already, so a
+        # basicConfig here would be a no-op and leave wsusbot's loggers at WARNING
+        state = state_of(ctx)
+        level = log_level or state.log_level or "INFO"
+        configure_logging(level, state.log_format)
         try:
             site = site_name(site)
         except ValueError as exc:
             raise UsageError(f"--site {site[:60]!r}: {exc}") from None
-        settings = state_of(ctx).settings
+        settings = state.settings
         if settings.broker.url is None:
             raise ConfigError(
                 "a worker needs the broker: set [broker] url or WSUSBOT_BROKER_URL "
                 "(docs/config.md, [broker])"
             )
-        raise typer.Exit(run_worker(settings, site, state_dir / site, concurrency, log_level))
+        raise typer.Exit(run_worker(settings, site, state_dir / site, concurrency, level))

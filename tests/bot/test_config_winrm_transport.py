@@ -150,10 +150,25 @@ def test_kerberos_options_reach_pywinrm_without_a_password(
 
 
 def test_validation_off_reaches_pywinrm(monkeypatch: pytest.MonkeyPatch) -> None:
-    options = protocol_options(monkeypatch, target(transport="ntlm", verify_tls=False))
+    options = protocol_options(monkeypatch, target(transport="credssp", verify_tls=False))
     assert options["server_cert_validation"] == "ignore"
     assert options["message_encryption"] == "auto"
     assert "kerberos_hostname_override" not in options
+
+
+def test_validation_off_reaches_the_lean_client() -> None:
+    """NTLM hosts go through handlers/wsman: verify_tls = false is a context that checks
+    neither the chain nor the name; true is certifi's (or the host's CA bundle)."""
+    import ssl
+
+    client = WinrmClient(WinrmSettings())
+    unchecked = client._tls_context(target(transport="ntlm", verify_tls=False))
+    assert unchecked.verify_mode is ssl.CERT_NONE
+    assert unchecked.check_hostname is False
+    checked = client._tls_context(target(transport="ntlm", ca_bundle=None))
+    assert checked.verify_mode is ssl.CERT_REQUIRED
+    assert checked.check_hostname is True
+    assert client._tls_context(target(transport="ntlm", verify_tls=False)) is unchecked
 
 
 @pytest.mark.parametrize("transport", ["basic", "certificate"])

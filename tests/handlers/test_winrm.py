@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
+from checks.errors import HostUnreachableError
 from checks.secret import Secret
 from handlers.target import HostTarget
 from handlers.winrm import WinrmClient, WinrmSettings, _translated
@@ -29,15 +32,28 @@ def target(transport: str) -> HostTarget:
     )
 
 
-def test_ntlm_sessions_get_the_hash_form_once_other_transports_the_password() -> None:
-    client = WinrmClient(WinrmSettings())
+def test_ntlm_sessions_get_the_hash_form_once_other_transports_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = WinrmClient(WinrmSettings(connect_retries=0))
     first = client._ntlm_password("password")
     assert first == f"{LM_PASSWORD}:{NT_PASSWORD}"
     assert client._ntlm_password("password") is first  # computed once
+    assert "password" not in client._ntlm_hashes, "keyed by a digest, not the password"
     deadline = time.monotonic() + 30
-    ntlm = client.build_session(target("ntlm"), Secret("password"), deadline)
-    assert ntlm.transport.password == first
-    # CredSSP (like Basic and Kerberos) needs the password itself
+    given: list[str] = []
+
+    class Channel:
+        def __init__(self, host: str, url: str, username: str, password: str, **_: object) -> None:
+            given.append(password)
+            raise HostUnreachableError("stop here")
+
+    # NTLM hosts: the lean client's channel gets the hash form
+    monkeypatch.setattr("handlers.winrm.NtlmChannel", Channel)
+    with pytest.raises(HostUnreachableError):
+        client.run(target("ntlm"), Secret("password"), "x", deadline=deadline)
+    assert given == [first]
+    # CredSSP (like Basic and Kerberos) goes through pywinrm, with the password itself
     credssp = client.build_session(target("credssp"), Secret("password"), deadline)
     assert credssp.transport.password == "password"
 

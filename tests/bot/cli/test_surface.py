@@ -227,3 +227,26 @@ def test_commands_that_need_a_config_say_so_and_create_nothing(
     assert "needs a configuration" in err
     assert "Traceback" not in out + err
     assert list(tmp_path.iterdir()) == []  # no ./var/wsusbot.sqlite
+
+
+def test_the_worker_log_level_reaches_wsusbots_loggers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`worker --log-level DEBUG` sets the level wsusbot's own loggers log at (a
+    basicConfig after the root callback's logging set-up changed nothing)."""
+    import logging
+
+    config = tmp_path / "c.toml"
+    config.write_text("", encoding="utf-8")
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    try:
+        code, _out, err = run(capsys, ["-c", str(config), "worker", "--site", "paris",
+                                       "--log-level", "DEBUG"])  # fmt: skip
+        # no broker configured: refused, after logging was set
+        assert code == 2
+        assert "broker" in err
+        assert logging.getLogger("bot.sites.worker").getEffectiveLevel() == logging.DEBUG
+    finally:
+        root.setLevel(before[0])
+        root.handlers[:] = before[1]
