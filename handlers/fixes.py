@@ -68,6 +68,16 @@ def parse_fix_result(host: str, fix: FixMeta, data: Any) -> FixResult:
     )
 
 
+def runnable_probe(fix: FixMeta, target: HostTarget) -> str:
+    """The fix's probe, or FixError when the bot must not run it on ``target`` (a manual
+    fix, or one for the other role); wherever it would run, here or on a site worker."""
+    if not fix.executable or fix.probe is None:
+        raise FixError(f"{fix.id} is a manual fix: the bot never runs it")
+    if target.role is not None and target.role != fix.role:
+        raise FixError(f"{fix.id} is a {fix.role} fix; {target.name} is a {target.role}")
+    return fix.probe
+
+
 class FixRunner:
     def __init__(
         self, winrm: WinrmClient, passwords: PasswordSource, executor: Executor | None = None
@@ -77,11 +87,8 @@ class FixRunner:
         self._executor = executor
 
     async def run(self, target: HostTarget, fix: FixMeta, deadline: float) -> FixResult:
-        if not fix.executable or fix.probe is None:
-            raise FixError(f"{fix.id} is a manual fix: the bot never runs it")
-        if target.role is not None and target.role != fix.role:
-            raise FixError(f"{fix.id} is a {fix.role} fix; {target.name} is a {target.role}")
-        script = compose.render(fix.probe, fix_params(fix, target))
+        probe = runnable_probe(fix, target)
+        script = compose.render(probe, fix_params(fix, target))
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(
             self._executor,

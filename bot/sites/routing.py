@@ -30,13 +30,12 @@ from bot.sites.protocol import raise_answer_error
 from checks.errors import (
     CollectionError,
     CollectionTimeoutError,
-    FixError,
     NoSiteWorkerError,
 )
 from checks.facts import HostFacts, parse_host_facts
 from checks.fixes import FixMeta
 from handlers.collector import CursorSource
-from handlers.fixes import FixResult, FixRunner, parse_fix_result
+from handlers.fixes import FixResult, FixRunner, parse_fix_result, runnable_probe
 from handlers.runner import Collector
 from handlers.target import HostTarget
 
@@ -293,8 +292,7 @@ class SiteFixRunner:
         site = self._site_of(target) if self._sites is not None else None
         if site is None or self._sites is None:
             return await self._local.run(target, fix, deadline)
-        if not fix.executable or fix.probe is None:
-            raise FixError(f"{fix.id} is a manual fix: the bot never runs it")
+        runnable_probe(fix, target)  # refused here, before anything is queued
         payload = {"host": target.name, "fix": fix.id, "key": key}
         answer = await self._sites.call(site, FIX_TASK, payload, target.name, deadline)
         return parse_fix_result(target.name, fix, answer.get("result"))

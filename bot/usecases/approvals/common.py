@@ -7,10 +7,11 @@ stale messages and replicas can never run a fix twice. Every step is audited."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.chat import ChatError
@@ -42,23 +43,27 @@ def lease_values(ctx: BotContext) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def lease_kept(ctx: BotContext, approval_id: str) -> AsyncIterator[None]:
-    """Renew this replica's lease on a fix while the block runs (the fix, its re-check)."""
+async def renewing(ctx: BotContext, renew: Callable[[datetime], bool]) -> AsyncIterator[None]:
+    """Renew a lease every RENEW_EVERY_S while the block runs: ``renew(until)`` is the
+    store's compare-and-set; once it says the lease is lost, renewing stops (the holder is
+    gone or replaced, and the due work reports it). Single fixes and batches both."""
 
-    async def renew() -> None:
+    async def keep() -> None:
         while True:
             await asyncio.sleep(RENEW_EVERY_S)
-            held = await asyncio.to_thread(
-                approvals(ctx).renew_lease, approval_id, ctx.replica, ctx.now() + LEASE
-            )
-            if not held:
+            if not await asyncio.to_thread(renew, ctx.now() + LEASE):
                 return
 
-    task = asyncio.get_running_loop().create_task(renew())
+    task = asyncio.get_running_loop().create_task(keep())
     try:
         yield
     finally:
         task.cancel()
+
+
+def lease_kept(ctx: BotContext, approval_id: str) -> AbstractAsyncContextManager[None]:
+    """Renew this replica's lease on a fix while the block runs (the fix, its re-check)."""
+    return renewing(ctx, functools.partial(approvals(ctx).renew_lease, approval_id, ctx.replica))
 
 
 def approvals(ctx: BotContext) -> ApprovalStore:

@@ -3,32 +3,27 @@ thread notes, the lease an executor holds, audit rows, the hosts' CSV."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
+import functools
 import io
 import logging
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from bot.chat import ChatError
 from bot.config import Settings
 from bot.store.audit import AuditRecord
 from bot.store.batches import BatchRecord, BatchState, BatchStore, Plan, StepRecord, StepState
+from bot.usecases.approvals.common import renewing
 from bot.usecases.context import BotContext
 from bot.views import BatchView, Notice
 from checks.fixes import get_fix
 
 log = logging.getLogger(__name__)
 
-#: how long a batch executor's lease lasts unless renewed (as for single fixes)
-LEASE = timedelta(seconds=30)
-RENEW_EVERY_S = 10.0
 #: the card names this many hosts; a longer list comes as a CSV in the thread
 CARD_HOSTS = 10
-#: the user name audit rows carry for what the bot does on its own
-BOT_USER = "wsusbot"
 
 #: the buttons each state offers
 CONTROLS: dict[BatchState, tuple[str, ...]] = {
@@ -203,21 +198,6 @@ def audit(
     )
 
 
-@asynccontextmanager
-async def lease_kept(ctx: BotContext, batch_id: str, owner: str) -> AsyncIterator[None]:
+def lease_kept(ctx: BotContext, batch_id: str, owner: str) -> AbstractAsyncContextManager[None]:
     """Renew the executor's lease while its loop runs; a lapsed lease means it is gone."""
-
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(RENEW_EVERY_S)
-            held = await asyncio.to_thread(
-                batches(ctx).renew_lease, batch_id, owner, ctx.now() + LEASE
-            )
-            if not held:
-                return
-
-    task = asyncio.get_running_loop().create_task(renew())
-    try:
-        yield
-    finally:
-        task.cancel()
+    return renewing(ctx, functools.partial(batches(ctx).renew_lease, batch_id, owner))

@@ -11,9 +11,8 @@ from bot.auth import Role
 from bot.store.audit import AuditAction
 from bot.store.batches import BatchRecord, BatchState
 from bot.store.tokens import TokenKind
+from bot.usecases.approvals.common import BOT_USER, LEASE, valid_token
 from bot.usecases.batch.common import (
-    BOT_USER,
-    LEASE,
     audit,
     batches,
     reload,
@@ -42,10 +41,9 @@ def decide_batch(
     ctx: BotContext, *, user: str, channel: str, decision: BatchDecision, token_value: str
 ) -> str | None:
     """Returns a refusal text (shown to the user alone), or None when done."""
-    token = ctx.services.tokens.get(token_value)
-    batch_id = str(token.payload.get("batch", "")) if token else ""
-    batch = batches(ctx).get(batch_id) if token else None
-    if token is None or token.kind != TokenKind.BATCH or token.channel != channel or batch is None:
+    token = valid_token(ctx, token_value, TokenKind.BATCH, channel)
+    batch = batches(ctx).get(str(token.payload.get("batch", ""))) if token else None
+    if token is None or batch is None:
         return refuse_batch(ctx, user, "that batch button is not valid (unknown or tampered)")
     if decision is BatchDecision.DENY:
         return _deny(ctx, user, batch)

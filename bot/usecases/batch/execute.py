@@ -13,9 +13,9 @@ from typing import Any
 
 from bot.store.audit import AuditAction
 from bot.store.batches import BatchRecord, BatchState, StepRecord, StepState
+from bot.usecases.approvals.common import BOT_USER
 from bot.usecases.approvals.execute import FIX_DEADLINE_S, verify
 from bot.usecases.batch.common import (
-    BOT_USER,
     audit,
     batches,
     lease_kept,

@@ -13,7 +13,14 @@ from datetime import timedelta
 
 from bot.store.audit import AuditAction
 from bot.store.batches import BatchState, StepRecord, StepState
-from bot.usecases.batch.common import BOT_USER, audit, batches, reload, say, update_card
+from bot.usecases.approvals.common import BOT_USER
+from bot.usecases.batch.common import (
+    audit,
+    batches,
+    reload,
+    say,
+    update_card,
+)
 from bot.usecases.batch.decide import expire
 from bot.usecases.context import BotContext
 from checks.errors import WsusbotError

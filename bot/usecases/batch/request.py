@@ -15,7 +15,7 @@ from bot.digest.causes import Cause
 from bot.store.audit import AuditAction, AuditRecord
 from bot.store.batches import BatchState
 from bot.store.tokens import TokenKind
-from bot.usecases.approvals.common import dig
+from bot.usecases.approvals.common import dig, valid_token
 from bot.usecases.approvals.request import TOKEN_GRACE
 from bot.usecases.batch.common import (
     CARD_HOSTS,
@@ -119,8 +119,8 @@ def digest_button_token(
 def request_from_digest(
     ctx: BotContext, *, user: str, channel: str, message_ts: str, token_value: str
 ) -> str | None:
-    token = ctx.services.tokens.get(token_value)
-    if token is None or token.kind != TokenKind.BATCH_DIGEST or token.channel != channel:
+    token = valid_token(ctx, token_value, TokenKind.BATCH_DIGEST, channel)
+    if token is None:
         return refuse_batch(ctx, user, "that button is not valid here (unknown or tampered)")
     if token.expires_at < ctx.now():
         return refuse_batch(ctx, user, "that digest is too old to act on; run `/wsus digest` again")
