@@ -49,6 +49,12 @@ Clock = Callable[[], datetime]
 PASSWORD_TRANSPORTS = frozenset({"ntlm", "credssp", "basic"})
 
 
+def logs_on_with_password(target: HostTarget) -> bool:
+    """Whether the bot needs a user name and password for ``target``: not for Kerberos or
+    certificate hosts, nor for a declared Windows 2000 host (never contacted)."""
+    return target.transport in PASSWORD_TRANSPORTS and not declared_windows_2000(target.os)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -104,7 +110,7 @@ class Services:
         missing, instead of the same "unreachable" under every host."""
         missing_user: list[str] = []
         for target in self.bot_reached(targets):
-            if declared_windows_2000(target.os) or target.transport not in PASSWORD_TRANSPORTS:
+            if not logs_on_with_password(target):
                 continue
             if not target.username:
                 missing_user.append(target.name)
@@ -226,7 +232,7 @@ def password_for(target: HostTarget, cache: dict[Path | None, Secret]) -> Secret
         "WSUSBOT_WINRM_PASSWORD",
         "WinRM password",
         file_from_config=key,
-        required=target.transport not in ("certificate", "kerberos"),
+        required=target.transport in PASSWORD_TRANSPORTS,
     )
     if found is not None:
         cache[key] = found

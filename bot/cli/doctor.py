@@ -98,7 +98,7 @@ def _missing_sqlite_file(url: str) -> Path | None:
 
 def credential_lines(services: Services, targets: list[HostTarget]) -> list[DoctorLine]:
     """One line per distinct (transport, user, password source) the inventory uses."""
-    from bot.services import PASSWORD_TRANSPORTS
+    from bot.services import logs_on_with_password
     from checks.platforms import declared_windows_2000
 
     seen: dict[tuple[str, str | None, Path | None], list[str]] = {}
@@ -111,7 +111,9 @@ def credential_lines(services: Services, targets: list[HostTarget]) -> list[Doct
     for (transport, username, password_file), hosts in seen.items():
         shown = ", ".join(hosts[:3]) + (f" and {len(hosts) - 3} more" if len(hosts) > 3 else "")
         item = f"winrm credentials ({transport}, {username or 'no user'})"
-        if transport not in PASSWORD_TRANSPORTS:
+        target = next(t for t in targets if t.name == hosts[0])
+        # the same rule as Services.require_credentials (before a check contacts a host)
+        if not logs_on_with_password(target):
             lines.append(DoctorLine(item, True, f"no password needed; used by {shown}"))
             continue
         if not username:
@@ -124,7 +126,6 @@ def credential_lines(services: Services, targets: list[HostTarget]) -> list[Doct
                 )
             )
             continue
-        target = next(t for t in targets if t.name == hosts[0])
         try:
             services.password_for(target)
         except ConfigError as exc:
