@@ -173,6 +173,8 @@ class HomeView:
     #: open requests not shown (beyond what the Home lists)
     pending_more: int = 0
     failing: tuple[HistoryRow, ...] = ()
+    #: failing hosts not shown
+    failing_more: int = 0
     notice: str | None = None
 
 

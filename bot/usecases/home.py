@@ -46,7 +46,8 @@ def home(ctx: BotContext, user: str, *, notice: str | None = None) -> HomeView:
     if not ctx.authorizer.has(user, Role.VIEWER):
         return HomeView((), allowed=False)
     rows = history_rows(ctx.services.runs.latest_per_host(limit=HOME_ROWS))
-    failing = tuple(row for row in rows if row.verdict is Status.FAIL)[:FAILING_ON_HOME]
+    all_failing = tuple(row for row in rows if row.verdict is Status.FAIL)
+    failing = all_failing[:FAILING_ON_HOME]
     pending = []
     more = 0
     if ctx.authorizer.has(user, Role.APPROVER):
@@ -66,7 +67,14 @@ def home(ctx: BotContext, user: str, *, notice: str | None = None) -> HomeView:
                 expires_at=approval.expires_at + TOKEN_GRACE,
             )
             pending.append(card(approval, get_fix(approval.fix_id), token=token))
-    return HomeView(rows, pending=tuple(pending), pending_more=more, failing=failing, notice=notice)
+    return HomeView(
+        rows,
+        pending=tuple(pending),
+        pending_more=more,
+        failing=failing,
+        failing_more=len(all_failing) - len(failing),
+        notice=notice,
+    )
 
 
 def publish_home(ctx: BotContext, user: str, *, notice: str | None = None) -> None:

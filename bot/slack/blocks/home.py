@@ -35,9 +35,6 @@ HOSTS_PER_SECTION = 20
 #: one host's line: its name, time and failing checks
 LINE_LIMIT = 600
 NO_ROLE_TEXT = "you need the viewer role to see host verdicts here"
-#: the open requests and failing hosts shown with buttons (the rest are counted)
-PENDING_SHOWN = 10
-FAILING_SHOWN = 15
 
 
 def _pending(approval: ApprovalView) -> list[Block]:
@@ -91,17 +88,17 @@ def _actions_part(view: HomeView) -> list[Block]:
     if view.pending:
         total = len(view.pending) + view.pending_more
         blocks += [DividerBlock(), header(f"Fix requests waiting for a decision ({total})")]
-        shown = view.pending[:PENDING_SHOWN]
-        for approval in shown:
+        # how many are listed is the use case's (bot/usecases/home.py); the rest are counted
+        for approval in view.pending:
             blocks += _pending(approval)
-        more = view.pending_more + len(view.pending) - len(shown)
-        if more:
-            blocks.append(context(f"… and {more} more: decide them on their cards"))
+        if view.pending_more:
+            blocks.append(context(f"… and {view.pending_more} more: decide them on their cards"))
     if view.failing:
-        blocks += [DividerBlock(), header(f"Failing hosts ({len(view.failing)})")]
-        blocks += [_failing(row) for row in view.failing[:FAILING_SHOWN]]
-        if len(view.failing) > FAILING_SHOWN:
-            blocks.append(context(f"… and {len(view.failing) - FAILING_SHOWN} more"))
+        total = len(view.failing) + view.failing_more
+        blocks += [DividerBlock(), header(f"Failing hosts ({total})")]
+        blocks += [_failing(row) for row in view.failing]
+        if view.failing_more:
+            blocks.append(context(f"… and {view.failing_more} more"))
     return blocks
 
 

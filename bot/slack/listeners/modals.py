@@ -35,10 +35,8 @@ def _reason_error(reason: str) -> str | None:
     return None
 
 
-def _tell(ctx: BotContext, user: str, channel: str, home: bool, text: str) -> None:
-    if home:
-        publish_home(ctx, user, notice=text)
-        return
+def _tell(ctx: BotContext, user: str, channel: str, text: str) -> None:
+    """A refusal after a modal: to the user in the card's channel, else on their Home."""
     try:
         ctx.chat.ephemeral(channel, user, Refusal(text))
     except ChatError:
@@ -75,7 +73,7 @@ def register(app: App, ctx: BotContext) -> None:
             reason=reason,
         )
         if refusal:
-            _tell(ctx, form.user, channel, False, refusal)
+            _tell(ctx, form.user, channel, refusal)
 
     @app.view(ids.DENY_REASON_VIEW)
     def deny_reason(ack: Ack, body: dict[str, Any]) -> None:
@@ -97,7 +95,7 @@ def register(app: App, ctx: BotContext) -> None:
         if home:
             publish_home(ctx, form.user, notice=refusal)
         elif refusal:
-            _tell(ctx, form.user, channel, False, refusal)
+            _tell(ctx, form.user, channel, refusal)
 
     @app.view(ids.CHECK_HOST_VIEW)
     def check_host(ack: Ack, body: dict[str, Any]) -> None:

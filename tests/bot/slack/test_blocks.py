@@ -1225,9 +1225,7 @@ def test_render_handles_every_chat_message() -> None:
 
 def test_render_routes_each_view_to_its_builder() -> None:
     for message in _one_of_each():
-        if isinstance(
-            message, ReportDetails | DigestView | HealthyDigestView | AuditLine
-        ):
+        if isinstance(message, ReportDetails | DigestView | HealthyDigestView | AuditLine):
             continue
         builder: Any = {
             Checking: checking,
@@ -1239,3 +1237,15 @@ def test_render_routes_each_view_to_its_builder() -> None:
             BatchView: batch_card,
         }[type(message)]
         assert render(message) == [builder(message)]
+
+
+def test_home_counts_every_failing_host_and_lists_what_the_use_case_chose() -> None:
+    shown = tuple(
+        HistoryRow(f"pc{i}", i, NOW, Status.FAIL, "client.wuauserv", "U1") for i in range(15)
+    )
+    blocks = [b.to_dict() for b in home_view_blocks(HomeView(shown, failing=shown, failing_more=5))]
+    headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
+    assert "Failing hosts (20)" in headers
+    texts = json.dumps(blocks, ensure_ascii=False)
+    assert all(f"pc{i}" in texts for i in range(15))
+    assert "… and 5 more" in texts
