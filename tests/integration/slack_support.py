@@ -186,3 +186,31 @@ def through_modal(
     delivery = slack.submit_view(user, modal.id, values)
     delivery.wait_ack(5)
     return delivery
+
+
+def click(lab: SlackLab, user: str, message: Any, action: str, **kwargs: Any) -> Any:
+    """``user`` clicks the button ``action`` of ``message`` in CHANNEL."""
+    return lab.slack.click_button(user, CHANNEL, message.ts, action, **kwargs)
+
+
+def refusal_for(lab: SlackLab, delivery: Any, timeout: float = 10.0) -> str:
+    """The text of the ephemeral answer to a click (a refusal)."""
+    posts = lab.slack.wait_for(
+        lambda: lab.slack.responses(delivery.id) or None,
+        timeout=timeout,
+        description="ephemeral refusal",
+    )
+    return str(posts[-1].body.get("text"))
+
+
+def fix_runs(lab: SlackLab, host: str, probe: str) -> int:
+    """How many times the lab host ran a fix probe."""
+    return lab.estate.host(host).probe_counts().get(probe, 0)
+
+
+def actions(lab: SlackLab) -> list[str]:
+    """The audit trail's actions, oldest first."""
+    from bot.store.audit import AuditLog
+
+    assert lab.runtime.ctx is not None
+    return [r.action for r in AuditLog(lab.runtime.ctx.services.db).query()]

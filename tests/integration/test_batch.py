@@ -14,11 +14,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.store.audit import AuditLog
 from bot.store.batches import BatchState, BatchStore, StepState
 from bot.usecases.batch.decide import BatchDecision, decide_batch
 from bot.usecases.context import BotContext
-from tests.integration.slack_support import CHANNEL, SlackLab, blocks_text, buttons, slack_lab
+from tests.integration.slack_support import (
+    CHANNEL,
+    SlackLab,
+    actions,
+    blocks_text,
+    buttons,
+    click,
+    fix_runs,
+    refusal_for,
+    slack_lab,
+)
 
 OPER, APPR, APPR2 = "U0OPER", "U0APPR", "U0APPR2"
 FIX = "client.reset_au_state"
@@ -54,7 +63,7 @@ def test_canary_failure_runs_nothing_else(tmp_path: Path, monkeypatch: Any) -> N
         text = blocks_text(halted.blocks)
         assert "the canary did not pass" in text
         assert "Access is denied" in text
-        assert sum(fix_runs(lab, h) for h in CLIENTS) == 1
+        assert sum(fix_runs(lab, h, PROBE) for h in CLIENTS) == 1
         steps = store(lab).steps(only_batch(lab))
         assert [s.state for s in steps].count(StepState.SKIPPED) == 49
         assert "fixed 0 · failed 1 · unverified 0 · skipped 49" in thread_text(lab, halted.ts)
@@ -79,7 +88,7 @@ def test_halts_when_the_second_wave_exceeds_the_threshold(tmp_path: Path) -> Non
         assert by_wave[1] == [StepState.FIXED] * 10
         assert by_wave[2].count(StepState.FAILED) == 2
         assert all(state is StepState.SKIPPED for w in (3, 4, 5) for state in by_wave[w])
-        assert all(fix_runs(lab, s.host) == 0 for s in steps if s.wave >= 3)
+        assert all(fix_runs(lab, s.host, PROBE) == 0 for s in steps if s.wave >= 3)
 
 
 def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
@@ -101,12 +110,12 @@ def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
         paused = batch_card(lab, "paused")
         assert {b["action_id"] for b in buttons(paused)} == {"batch_resume", "batch_abort"}
         lab.drain()
-        before = sum(fix_runs(lab, h) for h in CLIENTS)
+        before = sum(fix_runs(lab, h, PROBE) for h in CLIENTS)
         pending = store(lab).counts(batch_id)[StepState.PENDING]
         assert pending > 0
         click(lab, APPR, requested, "batch_resume").wait_ack(5)
         lab.slack.wait_for(
-            lambda: sum(fix_runs(lab, h) for h in CLIENTS) > before or None,
+            lambda: sum(fix_runs(lab, h, PROBE) for h in CLIENTS) > before or None,
             timeout=60,
             description="resumed hosts",
         )
@@ -118,9 +127,9 @@ def test_pause_resume_and_abort_from_the_card(tmp_path: Path) -> None:
         assert counts[StepState.PENDING] == 0
         assert counts[StepState.SKIPPED] > 0
         # every host ran at most once
-        assert all(fix_runs(lab, h) <= 1 for h in CLIENTS)
+        assert all(fix_runs(lab, h, PROBE) <= 1 for h in CLIENTS)
         assert (
-            sum(fix_runs(lab, h) for h in CLIENTS)
+            sum(fix_runs(lab, h, PROBE) for h in CLIENTS)
             == counts[StepState.FIXED] + counts[StepState.FAILED] + counts[StepState.UNVERIFIED]
         )
         audit = actions(lab)
@@ -158,7 +167,7 @@ def test_twenty_concurrent_approvals_run_one_batch(tmp_path: Path) -> None:
         settle_canary(lab)
         batch_card(lab, "completed", timeout=120)
         lab.drain()
-        assert all(fix_runs(lab, h) == 1 for h in CLIENTS)
+        assert all(fix_runs(lab, h, PROBE) == 1 for h in CLIENTS)
         assert actions(lab).count("batch_approved") == 1
         assert actions(lab).count("batch_host") == 50
 
@@ -192,21 +201,6 @@ def batch_card(lab: SlackLab, state: str | None = None, timeout: float = 60.0) -
         raise AssertionError(f"no batch card {state}; messages: {shown}") from None
 
 
-def click(lab: SlackLab, user: str, message: Any, action: str, **kwargs: Any) -> Any:
-    return lab.slack.click_button(user, CHANNEL, message.ts, action, **kwargs)
-
-
-def refusal_for(lab: SlackLab, delivery: Any) -> str:
-    posts = lab.slack.wait_for(
-        lambda: lab.slack.responses(delivery.id) or None, timeout=10, description="refusal"
-    )
-    return str(posts[-1].body.get("text"))
-
-
-def fix_runs(lab: SlackLab, host: str) -> int:
-    return lab.estate.host(host).probe_counts().get(PROBE, 0)
-
-
 def thread_text(lab: SlackLab, ts: str) -> str:
     return " ".join(
         m.text + blocks_text(m.blocks) for m in lab.slack.messages(CHANNEL, thread_ts=ts)
@@ -221,10 +215,6 @@ def only_batch(lab: SlackLab) -> str:
     found = store(lab).in_states(*BatchState)
     assert len(found) == 1
     return found[0].id
-
-
-def actions(lab: SlackLab) -> list[str]:
-    return [r.action for r in AuditLog(ctx_of(lab).services.db).query()]
 
 
 @contextmanager
@@ -288,7 +278,7 @@ def test_fifty_hosts_one_approval_canary_then_waves(tmp_path: Path) -> None:
         settle_canary(lab)
         done = batch_card(lab, "completed", timeout=240)
         lab.drain()
-        assert all(fix_runs(lab, host) == 1 for host in CLIENTS)
+        assert all(fix_runs(lab, host, PROBE) == 1 for host in CLIENTS)
         steps = store(lab).steps(only_batch(lab))
         canary = [s for s in steps if s.wave == 0]
         assert canary[0].state is StepState.FIXED

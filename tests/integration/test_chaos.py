@@ -21,9 +21,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.slack_support import CHANNEL, blocks_text, buttons, slack_lab
+from tests.integration.slack_support import (
+    CHANNEL,
+    blocks_text,
+    buttons,
+    click,
+    fix_runs,
+    slack_lab,
+)
 from tests.integration.test_processes import WSUSBOT, Lines, _stop
-from tests.integration.test_slack_fixes import APPR, card, click, fix_runs, request
+from tests.integration.test_slack_fixes import APPR, card, request
 
 VERDICT_PREFIXES = (": PASS", ": FAIL", ": WARN", ": UNKNOWN")
 

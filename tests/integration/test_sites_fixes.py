@@ -32,8 +32,8 @@ from tests.integration.sites_support import (
     rabbitmq_vhost,
     site_workers,
 )
-from tests.integration.slack_support import blocks_text, slack_lab
-from tests.integration.test_slack_fixes import APPR, card, click, fix_runs, request
+from tests.integration.slack_support import blocks_text, click, fix_runs, slack_lab
+from tests.integration.test_slack_fixes import APPR, card, request
 
 #: real worker processes start in 5-20 s each (their imports) and a fix proof waits out a
 #: deadline: far past the suite's 120 s default on a loaded 2-core machine

@@ -15,7 +15,6 @@ from sqlalchemy import update
 
 from bot.cli import main
 from bot.store.approvals import ApprovalStore, State
-from bot.store.audit import AuditLog
 from bot.store.db import Database
 from bot.store.models import Approval
 from bot.usecases.approvals.decide import Decision, decide
@@ -26,9 +25,13 @@ from tests.integration.slack_support import (
     CHANNEL,
     SlackLab,
     TestClock,
+    actions,
     blocks_text,
     buttons,
+    click,
+    fix_runs,
     reason_values,
+    refusal_for,
     slack_lab,
     through_modal,
 )
@@ -78,26 +81,6 @@ def card(
         return None
 
     return lab.slack.wait_for(find, timeout=timeout, description=f"card {fix} {state}")
-
-
-def click(lab: SlackLab, user: str, message: Any, action: str, **kwargs: Any) -> Any:
-    return lab.slack.click_button(user, CHANNEL, message.ts, action, **kwargs)
-
-
-def refusal_for(lab: SlackLab, delivery: Any) -> str:
-    posts = lab.slack.wait_for(
-        lambda: lab.slack.responses(delivery.id) or None, timeout=5, description="ephemeral refusal"
-    )
-    return str(posts[-1].body.get("text"))
-
-
-def fix_runs(lab: SlackLab, host: str, probe: str) -> int:
-    return lab.estate.host(host).probe_counts().get(probe, 0)
-
-
-def actions(lab: SlackLab) -> list[str]:
-    assert lab.runtime.ctx is not None
-    return [r.action for r in AuditLog(lab.runtime.ctx.services.db).query()]
 
 
 def test_request_approve_run_recheck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
