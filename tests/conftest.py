@@ -1,4 +1,5 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when configured)."""
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), and the lab's
+NTLM account and TLS files for WS-Management tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.store.db import Database, normalise_url
+from lab.wsman.tls import TlsFiles
 
 POSTGRES_URL = os.environ.get("WSUSBOT_TEST_POSTGRES_URL")
 
@@ -46,3 +48,20 @@ def database(database_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+@pytest.fixture(scope="module")
+def ntlm_user_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The lab account (tests.wsman_support.NTLM_USER) installed for one test module."""
+    from tests.wsman_support import ntlm_users_installed
+
+    with ntlm_users_installed(tmp_path_factory.mktemp("ntlm")) as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a server certificate for 127.0.0.1."""
+    from lab.wsman import generate_tls_files
+
+    return generate_tls_files(tmp_path_factory.mktemp("tls"), addresses=["127.0.0.1"])

@@ -14,7 +14,7 @@ from checks.errors import CollectionTimeoutError, RemoteError
 from handlers.wsman import envelopes
 from handlers.wsman.channel import Answer
 from handlers.wsman.envelopes import Envelopes, MalformedAnswer
-from handlers.wsman.shell import RemoteShell
+from handlers.wsman.shell import MIN_EMPTY_POLL_S, RemoteShell
 
 SOAP = (
     '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
@@ -98,7 +98,7 @@ def test_a_host_answering_every_receive_at_once_is_paced_and_the_deadline_holds(
     receives = channel.actions().count("Receive")
     assert elapsed < 2.0
     # at most one Receive per MIN_EMPTY_POLL_S: paced, not spinning
-    assert 1 <= receives <= 1.0 / 0.05 + 2
+    assert 1 <= receives <= 1.0 / MIN_EMPTY_POLL_S + 2
     # past the deadline no Signal: the Delete at close() ends the command
     assert "Signal" not in channel.actions()
     remote.close()

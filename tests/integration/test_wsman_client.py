@@ -4,7 +4,6 @@ pywinrm with one round trip less per script, and one shell for several scripts."
 
 from __future__ import annotations
 
-import os
 import socketserver
 import threading
 import time
@@ -31,13 +30,10 @@ from lab.wsman import (
     ExecResult,
     TlsFiles,
     WsmanServer,
-    generate_tls_files,
-    write_ntlm_user_file,
 )
-from lab.wsman.auth import NTLM_USER_FILE_ENV
+from tests.wsman_support import NTLM_PASSWORD, NTLM_USER
 
-USER = "LAB\\operator"
-PASSWORD = "Lean-Passw0rd!"
+USER, PASSWORD = NTLM_USER, NTLM_PASSWORD
 
 
 class Recorder:
@@ -54,21 +50,7 @@ class Recorder:
         )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ntlm_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    path = write_ntlm_user_file(tmp_path_factory.mktemp("ntlm") / "users", {USER: PASSWORD})
-    previous = os.environ.get(NTLM_USER_FILE_ENV)
-    os.environ[NTLM_USER_FILE_ENV] = str(path)
-    yield
-    if previous is None:
-        os.environ.pop(NTLM_USER_FILE_ENV, None)
-    else:
-        os.environ[NTLM_USER_FILE_ENV] = previous
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate_tls_files(tmp_path_factory.mktemp("tls"), addresses=("127.0.0.1",))
+pytestmark = pytest.mark.usefixtures("ntlm_user_file")
 
 
 @pytest.fixture
@@ -224,14 +206,16 @@ def test_faults_become_remote_and_bad_output_errors(server: WsmanServer) -> None
         client().run(target(server.url), Secret(PASSWORD), "x", deadline=deadline())
 
 
-def test_https_with_the_ca_bundle_is_not_sealed_twice(recorder: Recorder, tls: TlsFiles) -> None:
-    endpoint = WsmanServer(recorder, auth=AuthPolicy(ntlm=True), tls=tls)
+def test_https_with_the_ca_bundle_is_not_sealed_twice(
+    recorder: Recorder, tls_files: TlsFiles
+) -> None:
+    endpoint = WsmanServer(recorder, auth=AuthPolicy(ntlm=True), tls=tls_files)
     with endpoint.start():
-        host = target(endpoint.url, ca_bundle=tls.ca_cert)
+        host = target(endpoint.url, ca_bundle=tls_files.ca_cert)
         assert client().run(host, Secret(PASSWORD), "abc", deadline=deadline()).exit_code == 0
         assert endpoint.stats().encrypted_requests == 0, "TLS protects it; auto does not seal"
         endpoint.reset_stats()
-        always = target(endpoint.url, ca_bundle=tls.ca_cert, message_encryption="always")
+        always = target(endpoint.url, ca_bundle=tls_files.ca_cert, message_encryption="always")
         assert client().run(always, Secret(PASSWORD), "abc", deadline=deadline()).exit_code == 0
         assert endpoint.stats().encrypted_requests == 5
         with pytest.raises(TlsError, match="certificate verify failed"):
@@ -241,15 +225,15 @@ def test_https_with_the_ca_bundle_is_not_sealed_twice(recorder: Recorder, tls: T
 
 
 def test_over_https_the_log_on_carries_the_channel_binding(
-    recorder: Recorder, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch
+    recorder: Recorder, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lab's acceptor requires the tls-server-end-point binding over TLS (as a host
     with CbtHardeningLevel Strict): with it the log-on goes through, without it it fails."""
     from handlers.wsman.channel import NtlmChannel
 
-    endpoint = WsmanServer(recorder, auth=AuthPolicy(ntlm=True), tls=tls)
+    endpoint = WsmanServer(recorder, auth=AuthPolicy(ntlm=True), tls=tls_files)
     with endpoint.start():
-        host = target(endpoint.url, ca_bundle=tls.ca_cert)
+        host = target(endpoint.url, ca_bundle=tls_files.ca_cert)
         assert client().run(host, Secret(PASSWORD), "x", deadline=deadline()).exit_code == 0
         monkeypatch.setattr(NtlmChannel, "_channel_bindings", lambda self: None)
         with pytest.raises(AuthenticationFailedError):

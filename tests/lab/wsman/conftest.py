@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,15 +16,8 @@ from lab.wsman import (
     CommandRequest,
     ExecResult,
     WsmanServer,
-    generate_tls_files,
-    write_ntlm_user_file,
 )
-from lab.wsman.auth import NTLM_USER_FILE_ENV
-from lab.wsman.tls import TlsFiles
 
-NTLM_USER = "LAB\\operator"
-NTLM_PASSWORD = "Lab-Passw0rd!"
-NTLM_AUTH = (NTLM_USER, NTLM_PASSWORD)
 BASIC_USER = "basicadmin"
 BASIC_PASSWORD = "Basic-Passw0rd!"
 BASIC_AUTH = (BASIC_USER, BASIC_PASSWORD)
@@ -61,25 +53,6 @@ class RecordingExecutor:
         with self._lock:
             self.requests.append(request)
         return self.respond(request)
-
-
-@pytest.fixture(scope="session")
-def ntlm_user_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = write_ntlm_user_file(
-        tmp_path_factory.mktemp("ntlm") / "users.txt", {NTLM_USER: NTLM_PASSWORD}
-    )
-    previous = os.environ.get(NTLM_USER_FILE_ENV)
-    os.environ[NTLM_USER_FILE_ENV] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop(NTLM_USER_FILE_ENV, None)
-    else:
-        os.environ[NTLM_USER_FILE_ENV] = previous
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return generate_tls_files(tmp_path_factory.mktemp("tls"), addresses=["127.0.0.1"])
 
 
 @pytest.fixture

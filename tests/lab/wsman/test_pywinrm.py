@@ -26,13 +26,12 @@ from lab.wsman.soap import NS_SOAP, NS_WSMAN_FAULT
 from lab.wsman.tls import TlsFiles
 from tests.lab.wsman.conftest import (
     BASIC_AUTH,
-    NTLM_AUTH,
-    NTLM_USER,
     RecordingExecutor,
     ServerFactory,
     winrm_protocol,
     winrm_session,
 )
+from tests.wsman_support import NTLM_AUTH, NTLM_USER
 
 STAGER = "# wsusbot-probe: stager v1\n$s = [ScriptBlock]::Create([Console]::In.ReadToEnd())\n& $s\n"
 

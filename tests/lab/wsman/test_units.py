@@ -14,6 +14,7 @@ from cryptography import x509
 from winrm.protocol import Protocol
 
 from lab.wsman import clixml_error, generate_tls_files, write_ntlm_user_file
+from lab.wsman.auth import NTLM_USER_FILE_ENV
 from lab.wsman.commandline import decode_powershell_script, split_command_line
 from lab.wsman.faults import INVALID_SOAP_BODY, INVALID_TIMEOUT_HEADER, Faults, WsmanFault
 from lab.wsman.soap import (
@@ -185,7 +186,7 @@ def test_an_ntlm_user_file_account_logs_on(tmp_path: Path, monkeypatch: pytest.M
     import spnego
 
     path = write_ntlm_user_file(tmp_path / "users", {"LAB\\alice": "col:on pw"})
-    monkeypatch.setenv("NTLM_USER_FILE", str(path))
+    monkeypatch.setenv(NTLM_USER_FILE_ENV, str(path))
     initiator = spnego.client("LAB\\alice", "col:on pw", protocol="ntlm")
     acceptor = spnego.server(protocol="ntlm")
     challenge = acceptor.step(initiator.step())
