@@ -197,13 +197,16 @@ async def _build_and_post(
     if dry_run:
         return DigestOutcome(found, trend, slot, None, csv_text)
     ts: str | None = None
+    stalled_now = {host: [c.value for c in causes] for host, causes in stalled.items()}
     if stalled or digest.post_when_healthy:
-        since = now - timedelta(days=CHART_DAYS)
-        earlier = await asyncio.to_thread(store.runs_since, digest.id, since)
-        # the stored history plus the run being posted (recorded after the post)
-        runs = [(run.created_at, run.stalled) for run in earlier]
-        runs.append((now, {host: [c.value for c in causes] for host, causes in stalled.items()}))
-        history = cause_history(digest.id, runs, now, days=CHART_DAYS)
+        history = None
+        if stalled:  # the chart goes with a digest that names stalled hosts only
+            since = now - timedelta(days=CHART_DAYS)
+            earlier = await asyncio.to_thread(store.runs_since, digest.id, since)
+            # the stored history plus the run being posted (recorded after the post)
+            runs = [(run.created_at, run.stalled) for run in earlier]
+            runs.append((now, stalled_now))
+            history = cause_history(digest.id, runs, now, days=CHART_DAYS)
         ts = await asyncio.to_thread(
             _post,
             ctx,
@@ -220,7 +223,7 @@ async def _build_and_post(
         digest.id,
         slot,
         now,
-        {host: [c.value for c in causes] for host, causes in stalled.items()},
+        stalled_now,
         channel=channel,
         message_ts=ts,
     )
@@ -249,7 +252,7 @@ def _post(
     channel: str,
     csv_text: str | None,
     now: datetime,
-    history: CauseHistory,
+    history: CauseHistory | None,
 ) -> str:
     message: DigestView | HealthyDigestView
     if not found.stalled:
@@ -288,7 +291,7 @@ def _post(
             log.error(
                 "digest %s: the CSV upload failed: %s", digest.id, _slack_problem(channel, exc)
             )
-    if found.stalled:
+    if history is not None:
         _upload_chart(ctx, digest, history, channel=channel, ts=ts, now=now)
     return ts
 
