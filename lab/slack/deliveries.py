@@ -225,25 +225,10 @@ def block_actions_payload(
     trigger_id: str,
     action_ts: str,
 ) -> JsonDict:
-    user = workspace.require_user(user_id)
     channel = workspace.require_channel(message.channel)
-    action: JsonDict = {
-        "action_id": element.get("action_id"),
-        "block_id": block_id,
-        "type": element.get("type", "button"),
-        "action_ts": action_ts,
-    }
-    for key in ("text", "value", "style", "confirm"):
-        if key in element:
-            action[key] = copy.deepcopy(element[key])
     return {
         "type": "block_actions",
-        "user": {
-            "id": user.id,
-            "username": user.name,
-            "name": user.name,
-            "team_id": workspace.team_id,
-        },
+        "user": _user(workspace, user_id),
         "api_app_id": workspace.app_id,
         "token": "lab-verification-token",
         "container": {
@@ -260,7 +245,7 @@ def block_actions_payload(
         "message": message.to_api(),
         "state": {"values": {}},
         "response_url": response_url,
-        "actions": [action],
+        "actions": [_action(element, block_id, action_ts)],
     }
 
 
@@ -272,18 +257,12 @@ def view_submission_payload(
     *,
     trigger_id: str,
 ) -> JsonDict:
-    user = workspace.require_user(user_id)
     submitted = copy.deepcopy(view)
     submitted["state"] = {"values": copy.deepcopy(values)}
     return {
         "type": "view_submission",
         "team": {"id": workspace.team_id, "domain": workspace.team_domain},
-        "user": {
-            "id": user.id,
-            "username": user.name,
-            "name": user.name,
-            "team_id": workspace.team_id,
-        },
+        "user": _user(workspace, user_id),
         "api_app_id": workspace.app_id,
         "token": "lab-verification-token",
         "trigger_id": trigger_id,
