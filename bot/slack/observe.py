@@ -30,10 +30,7 @@ class MeteredWebClient(WebClient):
         except SlackApiError as exc:
             self._count(api_method, str(exc.response.get("error") or "unknown_error"))
             raise
-        except SlackClientError as exc:
-            self._count(api_method, type(exc).__name__)
-            raise
-        except OSError as exc:
+        except (SlackClientError, OSError) as exc:
             self._count(api_method, type(exc).__name__)
             raise
 

@@ -23,11 +23,13 @@ from bot.slack.blocks.common import (
     mention,
     section,
 )
+from bot.usecases.batch.common import CARD_HOSTS
 from bot.views import BatchView
 from checks.fixes import Risk
 
-#: hosts named on the card; the CSV in the thread lists all of them
-HOSTS_SHOWN = 10
+#: hosts named on the card; the CSV in the thread lists all of them (the use case attaches
+#: it past this many)
+HOSTS_SHOWN = CARD_HOSTS
 LEFT_OUT_SHOWN = 5
 FAILURES_SHOWN = 5
 CONFIRM_TEXT_LIMIT = 300

@@ -21,13 +21,12 @@ from slack_sdk.models.views import View
 
 from bot.slack import ids
 from bot.slack.blocks.common import clip, context, escape, section
+from bot.usecases.approvals.common import REASON_MAX, REASON_MIN
 from bot.views import CheckPrompt, Modal, PromptKind, ReasonPrompt
 from checks.fixes import Risk
 
 TITLE_LIMIT = 24
 METADATA_LIMIT = 3000
-#: the longest reason the bot keeps (the modal's input refuses more)
-REASON_MAX = 500
 HOST_MAX = 255
 
 
@@ -60,7 +59,7 @@ def _reason_modal(prompt: ReasonPrompt) -> View:
             element=PlainTextInputElement(
                 action_id=ids.REASON_INPUT,
                 multiline=True,
-                min_length=3,
+                min_length=REASON_MIN,
                 max_length=REASON_MAX,
             ),
         ),

@@ -15,15 +15,14 @@ from slack_bolt import Ack, App
 
 from bot.chat import ChatError
 from bot.slack import ids
-from bot.slack.blocks.modals import REASON_MAX
 from bot.slack.listeners.payloads import Submission, metadata_fields, submitted
+from bot.usecases.approvals.common import REASON_MAX, REASON_MIN
 from bot.usecases.approvals.decide import Decision, decide
 from bot.usecases.approvals.request import request_fix
 from bot.usecases.context import BotContext
 from bot.usecases.home import CheckInputErrors, check_from_home, check_input, publish_home
 from bot.views import Refusal
 
-REASON_MIN = 3
 REASON_TOO_SHORT = f"say why in a few words (at least {REASON_MIN} characters)"
 
 

@@ -31,6 +31,8 @@ BOT_USER = "wsusbot"
 REASON_KEY = "reason"
 #: the longest reason kept (the modal refuses more; a tampered client is cut here)
 REASON_MAX = 500
+#: the shortest reason the modal takes
+REASON_MIN = 3
 #: how long a fix's lease lasts unless renewed; due work (every 15 s) interrupts a fix
 #: whose lease lapsed, so a dead replica's fix is reported within LEASE + 15 s < 60 s
 LEASE = timedelta(seconds=30)
