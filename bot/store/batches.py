@@ -456,28 +456,19 @@ class BatchStore:
         self, batch_id: str, detail: str, *, now: datetime, hosts: Sequence[str] | None = None
     ) -> list[str]:
         """pending -> skipped (all of the batch's, or ``hosts``); the hosts it moved."""
-        query = select(BatchHost.host).where(
-            BatchHost.batch_id == batch_id, BatchHost.state == StepState.PENDING.value
+        # one UPDATE ... RETURNING: the state condition makes it the compare-and-set for
+        # every row at once (a host claimed meanwhile is not in it); SQLite >= 3.35 and
+        # PostgreSQL both return the rows it moved
+        statement = (
+            update(BatchHost)
+            .where(BatchHost.batch_id == batch_id, BatchHost.state == StepState.PENDING.value)
+            .values(state=StepState.SKIPPED.value, finished_at=now, detail=detail[:4000])
+            .returning(BatchHost.host)
         )
         if hosts is not None:
-            query = query.where(BatchHost.host.in_([h.lower() for h in hosts]))
-        moved: list[str] = []
+            statement = statement.where(BatchHost.host.in_([h.lower() for h in hosts]))
         with self._db.session() as session:
-            candidates = list(session.execute(query).scalars())
-        for host in candidates:
-            with self._db.session() as session:
-                result = session.execute(
-                    update(BatchHost)
-                    .where(
-                        BatchHost.batch_id == batch_id,
-                        BatchHost.host == host,
-                        BatchHost.state == StepState.PENDING.value,
-                    )
-                    .values(state=StepState.SKIPPED.value, finished_at=now, detail=detail[:4000])
-                )
-                if _touched(result) == 1:
-                    moved.append(host)
-        return moved
+            return sorted(session.execute(statement).scalars())
 
     def abandon_started(self, batch_id: str, detail: str, *, now: datetime) -> list[str]:
         """started -> unverified for a batch whose executor is gone: the fix may or may not
