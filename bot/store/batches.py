@@ -49,7 +49,10 @@ BATCH_TRANSITIONS: dict[BatchState, frozenset[BatchState]] = {
     BatchState.REQUESTED: frozenset(
         {BatchState.APPROVED, BatchState.DENIED, BatchState.EXPIRED, BatchState.WITHDRAWN}
     ),
-    BatchState.APPROVED: frozenset({BatchState.RUNNING, BatchState.AWAITING_CONFIRMATION}),
+    # aborted before its executor started: the executor's approved -> running then fails
+    BatchState.APPROVED: frozenset(
+        {BatchState.RUNNING, BatchState.AWAITING_CONFIRMATION, BatchState.ABORTED}
+    ),
     BatchState.RUNNING: frozenset(
         {
             BatchState.PAUSED,

@@ -28,7 +28,9 @@ CARD_HOSTS = 10
 #: the buttons each state offers
 CONTROLS: dict[BatchState, tuple[str, ...]] = {
     BatchState.REQUESTED: ("approve", "deny"),
-    BatchState.APPROVED: ("pause", "abort"),
+    # only what the state machine accepts from approved (a pause would have no executor
+    # to wait for it yet)
+    BatchState.APPROVED: ("abort",),
     BatchState.RUNNING: ("pause", "abort"),
     BatchState.PAUSED: ("resume", "abort"),
     BatchState.AWAITING_CONFIRMATION: ("confirm", "abort"),

@@ -179,7 +179,12 @@ def _abort(ctx: BotContext, user: str, batch: BatchRecord) -> str | None:
     now = ctx.now()
     if not batches(ctx).transition(
         batch.id,
-        (BatchState.RUNNING, BatchState.PAUSED, BatchState.AWAITING_CONFIRMATION),
+        (
+            BatchState.APPROVED,
+            BatchState.RUNNING,
+            BatchState.PAUSED,
+            BatchState.AWAITING_CONFIRMATION,
+        ),
         BatchState.ABORTED,
         actor=user,
         finished_at=now,
