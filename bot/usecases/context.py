@@ -32,6 +32,9 @@ FIX_OUTCOMES = frozenset(
         AuditAction.FIX_REFUSED,
     }
 )
+#: a batch host's step outcome (audited as ``batch_host``) under the same fix outcomes;
+#: a skipped host never ran the fix and is not counted
+BATCH_STEP_OUTCOMES = {"fixed": "succeeded", "failed": "failed", "unverified": "outcome_unknown"}
 
 
 @dataclass
@@ -56,6 +59,12 @@ class BotContext:
         self.services.audit.write(record)
         if record.fix and str(record.action) in FIX_OUTCOMES:
             self.services.metrics.fix(record.fix, str(record.action).removeprefix("fix_"))
+        elif (
+            record.fix
+            and record.action == AuditAction.BATCH_HOST
+            and record.outcome in BATCH_STEP_OUTCOMES
+        ):
+            self.services.metrics.fix(record.fix, BATCH_STEP_OUTCOMES[record.outcome])
         channel = self.services.settings.slack.audit_channel
         if channel and self.worker.running:
             self.worker.submit(asyncio.to_thread(self._mirror, channel, record))

@@ -246,6 +246,18 @@ def test_scheduler_lag_and_fix_outcomes_are_measured(tmp_path: Path) -> None:
                 fix="client.reset_au_state",
             )
         )
+        # a batch's hosts count under the same fix outcomes (a skipped host ran nothing)
+        for outcome in ("fixed", "skipped"):
+            ctx.record(
+                AuditRecord(
+                    time=ctx.now(),
+                    user="U1",
+                    action=AuditAction.BATCH_HOST,
+                    outcome=outcome,
+                    host="xp02",
+                    fix="client.reset_au_state",
+                )
+            )
     finally:
         schedules.stop()
         ctx.stop()
@@ -259,4 +271,4 @@ def test_scheduler_lag_and_fix_outcomes_are_measured(tmp_path: Path) -> None:
     fixes = metrics.registry.get_sample_value(
         "wsusbot_fixes_total", {"fix": "client.reset_au_state", "outcome": "succeeded"}
     )
-    assert fixes == 1
+    assert fixes == 2
