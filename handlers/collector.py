@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -127,10 +127,15 @@ class LiveCollector:
         self._executor = executor
 
     async def collect(self, target: HostTarget, deadline: float) -> HostFacts:
-        role = target.role or await self._detect_role(target, deadline)
-        if role == "server":
-            return await self._collect_server(target, deadline)
-        return await self._collect_client(target, deadline)
+        if target.role == "client":
+            return await self._collect_client(target, deadline)
+        # a server's bundle and pages, or a pattern host's role question and then its
+        # probe: one log-on and one shell for all of them
+        async with self._open_shell(target, deadline) as shell:
+            role = target.role or await self._detect_role(target, shell, deadline)
+            if role == "server":
+                return await self._collect_server(target, shell, deadline)
+            return await self._collect_client(target, deadline, shell)
 
     # ------------------------------------------------------------------ roles
 
@@ -161,16 +166,39 @@ class LiveCollector:
             await asyncio.wait({future})
             raise
 
-    async def _detect_role(self, target: HostTarget, deadline: float) -> str:
+    @asynccontextmanager
+    async def _open_shell(self, target: HostTarget, deadline: float) -> AsyncIterator[ShellSession]:
+        """A logged-on shell for several scripts, closed on the pool. Cancelled while
+        logging on (the runner's deadline), a log-on that went through anyway is closed too;
+        cancelled while a script runs, it is closed only once that script's thread is done
+        (``_owning_thread``)."""
+        loop = asyncio.get_running_loop()
+        opened = self._winrm.session(target, self._passwords(target), deadline=deadline)
+        enter = loop.run_in_executor(self._executor, opened.__enter__)
+        try:
+            shell = await asyncio.shield(enter)
+        except BaseException:
+            await asyncio.wait({enter})
+            if not enter.cancelled() and enter.exception() is None:
+                await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
+            raise
+        try:
+            yield shell
+        finally:
+            await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
+
+    async def _detect_role(self, target: HostTarget, shell: ShellSession, deadline: float) -> str:
         """Pattern hosts without a role: ask the host whether WSUS is installed."""
-        data = await self._run(
-            target, compose.render("server_facts", {"timeout_ms": 1000}), deadline
+        data = await self._in_shell(
+            target, shell, compose.render("server_facts", {"timeout_ms": 1000}), deadline
         )
         doc = parse_document(data, SERVER_FACTS)
         assert isinstance(doc, ServerFacts)
         return "server" if doc.wsus and doc.wsus.installed else "client"
 
-    async def _collect_server(self, target: HostTarget, deadline: float) -> ServerFacts:
+    async def _collect_server(
+        self, target: HostTarget, shell: ShellSession, deadline: float
+    ) -> ServerFacts:
         cursor = self._cursors(target) if self._cursors else None
         script = compose.render_bundle(
             {
@@ -184,25 +212,11 @@ class LiveCollector:
             }
         )
         urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
-        loop = asyncio.get_running_loop()
-        # one log-on and one shell for the bundle and every further inventory page
-        opened = self._winrm.session(target, self._passwords(target), deadline=deadline)
         fetches = asyncio.ensure_future(self._http.fetch_all(urls))
-        enter = loop.run_in_executor(self._executor, opened.__enter__)
-        try:
-            shell = await asyncio.shield(enter)
-        except BaseException:
-            fetches.cancel()
-            await asyncio.wait({enter})
-            if not enter.cancelled() and enter.exception() is None:
-                # cancelled while logging on, and the log-on went through: close that shell
-                await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
-            raise
         try:
             return await self._server_facts(target, shell, script, fetches, deadline)
         finally:
             fetches.cancel()
-            await asyncio.wait({loop.run_in_executor(self._executor, self._exit, opened)})
 
     @staticmethod
     def _exit(opened: AbstractContextManager[ShellSession]) -> None:
@@ -265,7 +279,9 @@ class LiveCollector:
         # rows: the compact page (a third of the bytes of one object per computer)
         return {"offset": offset, "page_size": self._settings.inventory_page_size, "format": "rows"}
 
-    async def _collect_client(self, target: HostTarget, deadline: float) -> ClientFacts:
+    async def _collect_client(
+        self, target: HostTarget, deadline: float, shell: ShellSession | None = None
+    ) -> ClientFacts:
         script = compose.render(
             "client_facts",
             {
@@ -276,7 +292,10 @@ class LiveCollector:
         # the inventory server's URLs are known now; fetch them while the host works
         prefetch_urls = server_probe_urls(target.wsus_url, target.selfupdate_url)
         data, prefetched = await asyncio.gather(
-            self._run(target, script, deadline), self._http.fetch_all(prefetch_urls)
+            self._run(target, script, deadline)
+            if shell is None
+            else self._in_shell(target, shell, script, deadline),
+            self._http.fetch_all(prefetch_urls),
         )
         if not isinstance(data, dict):
             raise BadOutputError(f"{target.name}: the probe's output is not a JSON object")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 import types
@@ -45,6 +46,8 @@ class LabWinrm:
         self.answer = answer
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sessions = 0
+        #: a run() is a log-on of its own; a session one for all its scripts
+        self.log_ons = 0
 
     @contextlib.contextmanager
     def session(
@@ -52,13 +55,16 @@ class LabWinrm:
     ) -> Iterator[Any]:
         """One shell for several scripts (the server's bundle and its pages)."""
         self.sessions += 1
-        yield types.SimpleNamespace(
-            run=lambda script, when: self.run(target, password, script, deadline=when)
-        )
+        self.log_ons += 1
+        yield types.SimpleNamespace(run=lambda script, when: self._answer(script))
 
     def run(
         self, target: HostTarget, password: Secret | None, script: str, *, deadline: float
     ) -> ScriptResult:
+        self.log_ons += 1
+        return self._answer(script)
+
+    def _answer(self, script: str) -> ScriptResult:
         call = parse_probe(script)
         self.calls.append((call.name, call.params))
         document = self.answer(call.name, call.params)
@@ -264,3 +270,25 @@ def test_digest_add_keeps_the_first_sighting_per_host_and_cause() -> None:
     digest.sightings[Cause.IIS_FAILURES] = [Sighting("z", Cause.IIS_FAILURES, "direct")]
     digest.add([Sighting("z", Cause.IIS_FAILURES, "later"), Sighting("y", Cause.IIS_FAILURES, "")])
     assert [s.host for s in digest.sightings[Cause.IIS_FAILURES]] == ["z", "y"]
+
+
+def test_a_pattern_host_is_asked_its_role_and_checked_in_one_log_on(estate: Any) -> None:
+    """A host matched by a pattern has no role: the role question (server_facts), then the
+    bundle and the inventory pages run in one shell, not one log-on each."""
+    winrm = LabWinrm(estate.host("wsus01").answer)
+    collector = LiveCollector(
+        winrm,  # type: ignore[arg-type]
+        NoHttp(),  # type: ignore[arg-type]
+        lambda _target: None,
+        settings=CollectSettings(inventory_page_size=PAGE),
+    )
+    role_less = dataclasses.replace(target(), role=None)
+    facts = asyncio.run(collector.collect(role_less, time.monotonic() + 30))
+    assert isinstance(facts, ServerFacts)
+    assert [name for name, _ in winrm.calls] == [
+        "server_facts",
+        "bundle",
+        "wsus_computers",
+        "wsus_computers",
+    ]
+    assert winrm.log_ons == 1
