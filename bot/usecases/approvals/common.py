@@ -20,6 +20,7 @@ from bot.store.audit import AuditAction, AuditRecord
 from bot.store.tokens import TokenData, TokenKind
 from bot.usecases.context import BotContext
 from bot.views import ApprovalView, Notice
+from checks.errors import CollectionError, WsusbotError
 from checks.fixes import FixMeta, get_fix
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,15 @@ def refuse_fix(
     host: str | None = None,
     fix: str | None = None,
     approval: str | None = None,
+    action: AuditAction = AuditAction.FIX_REFUSED,
 ) -> str:
-    """Audit a refused fix action and return the text shown to the user alone."""
+    """Audit a refused fix (or batch: ``action``) and return the text shown to the user
+    alone."""
     ctx.record(
         AuditRecord(
             time=ctx.now(),
             user=user,
-            action=AuditAction.FIX_REFUSED,
+            action=action,
             host=host,
             fix=fix,
             approval=approval,
@@ -100,6 +103,14 @@ def refuse_fix(
         )
     )
     return text
+
+
+def fix_failure(exc: WsusbotError) -> tuple[str, bool]:
+    """Why a fix run failed (the collection reason, else the error's kind), and whether its
+    command had reached the host (then it may have run, and it is never retried)."""
+    if isinstance(exc, CollectionError):
+        return exc.reason, exc.delivered
+    return type(exc).__name__, False
 
 
 def valid_token(ctx: BotContext, value: str, kind: TokenKind, channel: str) -> TokenData | None:

@@ -16,6 +16,7 @@ from bot.usecases.approvals.common import (
     about,
     approvals,
     facts_of,
+    fix_failure,
     lease_kept,
     lease_values,
     reload,
@@ -23,7 +24,7 @@ from bot.usecases.approvals.common import (
     update_card,
 )
 from bot.usecases.context import BotContext
-from checks.errors import CollectionError, WsusbotError
+from checks.errors import WsusbotError
 from checks.fixes import FixMeta, get_fix
 from checks.model import Status
 from handlers.target import HostTarget
@@ -59,8 +60,8 @@ async def _run(ctx: BotContext, approval_id: str) -> None:
         runner = ctx.services.fix_runner()
         result = await runner.run(target, fix, time.monotonic() + FIX_DEADLINE_S, key=approval.id)
     except WsusbotError as exc:
-        reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
-        if isinstance(exc, CollectionError) and exc.delivered:
+        reason, delivered = fix_failure(exc)
+        if delivered:
             await _outcome_unknown(ctx, approval, fix, f"{reason}: {exc}", user, audit)
             return
         await asyncio.to_thread(_fail, ctx, approval, f"{reason}: {exc}", user, audit)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.store.audit import AuditAction
 from bot.store.batches import BatchRecord, BatchState, StepRecord, StepState
-from bot.usecases.approvals.common import BOT_USER
+from bot.usecases.approvals.common import BOT_USER, fix_failure
 from bot.usecases.approvals.execute import FIX_DEADLINE_S, verify
 from bot.usecases.batch.common import (
     audit,
@@ -26,7 +26,7 @@ from bot.usecases.batch.common import (
     upload,
 )
 from bot.usecases.context import BotContext
-from checks.errors import CollectionError, WsusbotError
+from checks.errors import WsusbotError
 from checks.fixes import FixMeta, get_fix
 
 log = logging.getLogger(__name__)
@@ -279,8 +279,8 @@ async def _fix(
         deadline = time.monotonic() + FIX_DEADLINE_S
         result = await runner.run(target, fix, deadline, key=f"{batch_id}:{host.lower()}")
     except WsusbotError as exc:
-        reason = exc.reason if isinstance(exc, CollectionError) else type(exc).__name__
-        if isinstance(exc, CollectionError) and exc.delivered:
+        reason, delivered = fix_failure(exc)
+        if delivered:
             return (
                 StepState.UNVERIFIED,
                 f"the fix command reached the host but its answer was lost ({reason}); "

@@ -12,10 +12,10 @@ from typing import Any
 from bot.auth import Role
 from bot.chat import ChatError
 from bot.digest.causes import Cause
-from bot.store.audit import AuditAction, AuditRecord
+from bot.store.audit import AuditAction
 from bot.store.batches import BatchState
 from bot.store.tokens import TokenKind
-from bot.usecases.approvals.common import dig, valid_token
+from bot.usecases.approvals.common import dig, refuse_fix, valid_token
 from bot.usecases.approvals.request import TOKEN_GRACE
 from bot.usecases.batch.common import (
     CARD_HOSTS,
@@ -48,17 +48,7 @@ DIGEST_BUTTON_TTL = timedelta(days=1)
 
 def refuse_batch(ctx: BotContext, user: str, text: str, *, fix: str | None = None) -> str:
     """Audit a refused batch action and return the text shown to the user alone."""
-    ctx.record(
-        AuditRecord(
-            time=ctx.now(),
-            user=user,
-            action=AuditAction.BATCH_REFUSED,
-            fix=fix,
-            outcome="refused",
-            detail=text,
-        )
-    )
-    return text
+    return refuse_fix(ctx, user, text, fix=fix, action=AuditAction.BATCH_REFUSED)
 
 
 def proposing(ctx: BotContext, fix_id: str, hosts: Sequence[str]) -> tuple[list[str], list[str]]:
