@@ -26,6 +26,7 @@ from bot.usecases.approvals.common import (
 from bot.usecases.context import BotContext
 from checks.errors import WsusbotError
 from checks.fixes import FixMeta, get_fix
+from checks.followup import FollowupOutcome, FollowupVerdict, followup_verdict
 from checks.model import Status
 from handlers.target import HostTarget
 
@@ -185,6 +186,18 @@ async def _outcome_unknown(
         note="the fix command reached the host but its answer was lost, so it may or may "
         f"not have run; not retried. Re-check: {shows}",
     )
+
+
+async def followup_check(ctx: BotContext, host: str, before: dict[str, Any]) -> FollowupVerdict:
+    """The follow-up check of a fixed host (single fix or batch): a fresh check judged
+    against what the host looked like before the fix; UNKNOWN when it cannot be checked."""
+    try:
+        target = ctx.services.inventory.resolve(host)
+        runner = await ctx.runner()
+        outcome = await runner.check(target, BOT_USER, fresh=True)
+    except WsusbotError as exc:
+        return FollowupVerdict(FollowupOutcome.UNKNOWN, f"follow-up check of {host} failed: {exc}")
+    return followup_verdict(host, outcome.report, outcome.facts, before, ctx.services.thresholds)
 
 
 async def verify(

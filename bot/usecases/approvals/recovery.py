@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.store.approvals import ApprovalRecord, State
 from bot.store.audit import AuditAction, AuditRecord
@@ -19,13 +18,11 @@ from bot.usecases.approvals.common import (
     update_card,
 )
 from bot.usecases.approvals.decide import expire
-from bot.usecases.approvals.execute import FIX_DEADLINE_S
+from bot.usecases.approvals.execute import FIX_DEADLINE_S, followup_check
 from bot.usecases.approvals.request import TOKEN_GRACE
 from bot.usecases.batch.recovery import recover_batches, run_batch_due_work
 from bot.usecases.check import interrupt_orphaned_checks
 from bot.usecases.context import BotContext
-from checks.errors import WsusbotError
-from checks.followup import FollowupOutcome, FollowupVerdict, followup_verdict
 
 
 async def run_due_followups(ctx: BotContext) -> None:
@@ -39,12 +36,7 @@ async def run_due_followups(ctx: BotContext) -> None:
         await asyncio.to_thread(expire, ctx, approval)
     await run_batch_due_work(ctx)
     for followup in await asyncio.to_thread(store.claim_due_followups, ctx.now()):
-        try:
-            verdict = await _followup(ctx, followup.host, followup.before or {})
-        except WsusbotError as exc:
-            verdict = FollowupVerdict(
-                FollowupOutcome.UNKNOWN, f"follow-up check of {followup.host} failed: {exc}"
-            )
+        verdict = await followup_check(ctx, followup.host, followup.before or {})
         await asyncio.to_thread(
             store.finish_followup,
             followup.id,
@@ -69,13 +61,6 @@ async def run_due_followups(ctx: BotContext) -> None:
                 detail=verdict.text,
             ),
         )
-
-
-async def _followup(ctx: BotContext, host: str, before: dict[str, Any]) -> FollowupVerdict:
-    target = ctx.services.inventory.resolve(host)
-    runner = await ctx.runner()
-    outcome = await runner.check(target, BOT_USER, fresh=True)
-    return followup_verdict(host, outcome.report, outcome.facts, before, ctx.services.thresholds)
 
 
 def orphan_age(ctx: BotContext) -> timedelta:

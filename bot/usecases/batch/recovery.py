@@ -14,6 +14,7 @@ from datetime import timedelta
 from bot.store.audit import AuditAction
 from bot.store.batches import BatchState, StepRecord, StepState
 from bot.usecases.approvals.common import BOT_USER
+from bot.usecases.approvals.execute import followup_check
 from bot.usecases.batch.common import (
     audit,
     batches,
@@ -23,8 +24,7 @@ from bot.usecases.batch.common import (
 )
 from bot.usecases.batch.decide import expire
 from bot.usecases.context import BotContext
-from checks.errors import WsusbotError
-from checks.followup import FollowupOutcome, FollowupVerdict, followup_verdict
+from checks.followup import FollowupOutcome
 
 UNKNOWN_STEP = (
     "the bot stopped while this host's fix was running: it may or may not have run, and "
@@ -113,17 +113,7 @@ async def run_batch_due_work(ctx: BotContext) -> None:
 
 
 async def _followup(ctx: BotContext, step: StepRecord) -> None:
-    try:
-        target = ctx.services.inventory.resolve(step.host)
-        runner = await ctx.runner()
-        outcome = await runner.check(target, BOT_USER, fresh=True)
-        verdict = followup_verdict(
-            step.host, outcome.report, outcome.facts, step.context, ctx.services.thresholds
-        )
-    except WsusbotError as exc:
-        verdict = FollowupVerdict(
-            FollowupOutcome.UNKNOWN, f"follow-up check of {step.host} failed: {exc}"
-        )
+    verdict = await followup_check(ctx, step.host, step.context)
     store = batches(ctx)
     await asyncio.to_thread(store.finish_followup, step.id, verdict.outcome.value, verdict.text)
     batch = await asyncio.to_thread(reload, ctx, step.batch_id)
