@@ -42,24 +42,11 @@ CONCURRENCY = 16  # the lab config's runner concurrency (the default)
 # ------------------------------------------------------------------ the lab, in a child
 
 
-def many_clients(count: int) -> Any:
-    """The healthy scenario with ``count`` clients (its XP, 2003, Windows 10 in turn)."""
-    from lab.scenarios import load_scenario
-
-    healthy = load_scenario("healthy")
-    templates = healthy.clients
-    clients = tuple(
-        dataclasses.replace(templates[i % len(templates)], name=f"c{i:03d}") for i in range(count)
-    )
-    return dataclasses.replace(healthy, name=f"healthy_{count}", clients=clients, expect={})
-
-
 def lab_child(count: int, workdir: Path) -> None:
     import lab.estate
+    from lab.scenarios import with_clients
 
-    scenario = many_clients(count)
-    lab.estate.load_scenario = lambda _name: scenario  # type: ignore[assignment]
-    with lab.estate.Estate.start(scenario.name, workdir=workdir) as estate:
+    with lab.estate.Estate.start(with_clients("healthy", count), workdir=workdir) as estate:
         estate.write_config(workdir / "lab.toml")
         print("ready", flush=True)
         sys.stdin.read()  # until the parent closes it
@@ -255,7 +242,7 @@ def main() -> None:
         lab_child(int(args.lab_child[0]), Path(args.lab_child[1]))
         return
     load_before = Path("/proc/loadavg").read_text(encoding="ascii").split()[:3]
-    hosts = [f"c{i:03d}" for i in range(args.commands)]
+    hosts = [f"c{i:04d}" for i in range(args.commands)]  # lab.scenarios.with_clients' names
     results: dict[str, list[Burst]] = {}
     singles: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-acks-") as tmp:

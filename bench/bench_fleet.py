@@ -61,28 +61,16 @@ def bytecode_cached_env(workdir: Path) -> dict[str, str]:
 
 def serve_lab(clients: int, latency_ms: int, concurrency: int, workdir: Path) -> None:
     """Run the healthy estate with ``clients`` clients until SIGTERM (``--serve-lab``)."""
-    import dataclasses
-
     import lab.estate as estate_module
-    from lab.scenarios import Scenario, load_scenario
-
-    def many(name: str) -> Scenario:
-        healthy = load_scenario("healthy")
-        templates = healthy.clients
-        specs = tuple(
-            dataclasses.replace(templates[i % len(templates)], name=f"c{i:05d}")
-            for i in range(clients)
-        )
-        return dataclasses.replace(healthy, name=name, clients=specs, expect={})
+    from lab.scenarios import with_clients
 
     # every client is a listening socket (and a connection while checked)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    estate_module.load_scenario = many  # type: ignore[assignment]
     started = time.perf_counter()
     estate = estate_module.Estate.start(
-        f"healthy_{clients}", workdir=workdir / "lab", latency_ms=latency_ms
+        with_clients("healthy", clients), workdir=workdir / "lab", latency_ms=latency_ms
     )
     built = time.perf_counter() - started
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import resource
 import statistics
 import subprocess
@@ -28,25 +27,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import lab.estate
 from bot.config import BrokerConfig, load_settings
 from bot.services import Services
 from bot.sites.app import make_app
 from bot.sites.routing import ping_sites
 from lab.estate import Estate, dumps_toml
-from lab.scenarios import Scenario, load_scenario
+from lab.scenarios import with_clients
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 16
-
-
-def fleet(count: int) -> Scenario:
-    healthy = load_scenario("healthy")
-    templates = healthy.clients
-    clients = tuple(
-        dataclasses.replace(templates[i % len(templates)], name=f"c{i:04d}") for i in range(count)
-    )
-    return dataclasses.replace(healthy, name=f"bench_sites_{count}", clients=clients, expect={})
 
 
 def check_all(config: Path, checks: int) -> tuple[float, int]:
@@ -123,9 +112,7 @@ def main() -> None:
         capture_output=True,
         check=True,
     )
-    scenario = fleet(args.clients)
-    real = lab.estate.load_scenario
-    lab.estate.load_scenario = lambda name: scenario if name == scenario.name else real(name)
+    scenario = with_clients("healthy", args.clients, name=f"bench_sites_{args.clients}")
     workdir = Path(tempfile.mkdtemp(prefix="bench-sites-"))
     prefix = "b" + uuid.uuid4().hex[:8]
     broker: dict[str, Any] = {
@@ -133,7 +120,7 @@ def main() -> None:
         "queue_prefix": prefix,
     }
     workers: list[subprocess.Popen[bytes]] = []
-    with Estate.start(scenario.name, workdir=workdir / "lab") as estate:
+    with Estate.start(scenario, workdir=workdir / "lab") as estate:
         base = estate.config_dict()
         base["runner"]["concurrency"] = CONCURRENCY
         base["runner"]["host_deadline_s"] = 120

@@ -176,14 +176,17 @@ class Estate:
     @classmethod
     def start(
         cls,
-        scenario_name: str,
+        scenario: str | Scenario,
         *,
         workdir: Path | None = None,
         latency_ms: int = 0,
         base_address: str = "127.0.0.1",
         ports: str | int = "free",
     ) -> Estate:
-        scenario = load_scenario(scenario_name)
+        """Build and start ``scenario``: a scenario's name, or one built in code
+        (``lab.scenarios.with_clients``)."""
+        if isinstance(scenario, str):
+            scenario = load_scenario(scenario)
         _address(base_address, 0)
         owns = workdir is None
         root = Path(tempfile.mkdtemp(prefix="wsusbot-lab-")) if workdir is None else workdir

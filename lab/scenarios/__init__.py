@@ -218,6 +218,22 @@ def _client(name: str, spec: JsonDict, default_server: str | None, where: str) -
 MAX_COPIES = 200
 
 
+def with_clients(base: str, count: int, *, name: str | None = None) -> Scenario:
+    """``base`` with ``count`` clients made from its own clients in turn (``healthy``: its
+    XP, 2003 and Windows 10 clients), named ``c0000``…, and no expectations: the fleets of
+    the benchmarks and the fan-out tests (``<scenario>+<N>`` copies one client, at most
+    MAX_COPIES)."""
+    scenario = _load(base)
+    templates = scenario.clients
+    if not templates:
+        raise ScenarioError(f"{base} has no client to make a fleet from")
+    width = max(4, len(str(count - 1)))
+    clients = tuple(
+        replace(templates[i % len(templates)], name=f"c{i:0{width}d}") for i in range(count)
+    )
+    return replace(scenario, name=name or f"{base}_{count}", clients=clients, expect={})
+
+
 def load_scenario(name: str) -> Scenario:
     """A scenario file; ``<name>+<N>`` is that scenario with N more clients made like its
     ``scale.like`` client (named ``<scale.prefix>001``…), with the same expectation."""

@@ -13,11 +13,12 @@ from bot.config import load_settings
 from bot.services import Services
 from checks.report import Report
 from lab.estate import Estate
+from lab.scenarios import Scenario
 
 
 @contextmanager
 def lab_services(
-    scenario: str, tmp_path: Path, *, extra: dict[str, Any] | None = None
+    scenario: str | Scenario, tmp_path: Path, *, extra: dict[str, Any] | None = None
 ) -> Iterator[tuple[Estate, Services, Path]]:
     estate = Estate.start(scenario, workdir=tmp_path / "lab")
     try:

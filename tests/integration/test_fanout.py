@@ -10,7 +10,6 @@ sessions that never consult the environment.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import threading
@@ -21,38 +20,15 @@ from typing import Any
 import pytest
 import requests.utils
 
-import lab.estate
 from checks.model import Status
 from handlers.winrm import WinrmClient, WinrmSettings
-from lab.scenarios import Scenario, load_scenario
+from lab.scenarios import with_clients
 from tests.integration.lab_support import check_hosts, lab_services
 from tests.integration.slack_support import slack_lab
 
 CLIENTS = 60
 VIEWER = "U0VIEWER"
 CONCURRENCY = 32
-
-
-def many_clients(count: int) -> Scenario:
-    """The healthy scenario with ``count`` clients (its XP, 2003 and Windows 10 clients in
-    turn), all pointing at its one WSUS server."""
-    healthy = load_scenario("healthy")
-    templates = healthy.clients
-    clients = tuple(
-        dataclasses.replace(templates[i % len(templates)], name=f"c{i:03d}") for i in range(count)
-    )
-    return dataclasses.replace(healthy, name=f"healthy_{count}", clients=clients, expect={})
-
-
-@pytest.fixture
-def fleet_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
-    scenario = many_clients(CLIENTS)
-    real = lab.estate.load_scenario
-    monkeypatch.setattr(
-        lab.estate,
-        "load_scenario",
-        lambda name: scenario if name == scenario.name else real(name),
-    )
 
 
 @pytest.mark.parametrize(
@@ -63,7 +39,6 @@ def fleet_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_every_host_of_a_wide_fan_out_is_checked(
-    fleet_scenario: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     environment: dict[str, str],
@@ -79,10 +54,14 @@ def test_every_host_of_a_wide_fan_out_is_checked(
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
     try:
-        with lab_services(f"healthy_{CLIENTS}", tmp_path, extra=extra) as (estate, services, _):
+        with lab_services(with_clients("healthy", CLIENTS), tmp_path, extra=extra) as (
+            estate,
+            services,
+            _,
+        ):
             reports = check_hosts(services)
             assert len(reports) == CLIENTS + 1 == len(estate.hosts)
-            for name in (f"c{i:03d}" for i in range(CLIENTS)):
+            for name in (f"c{i:04d}" for i in range(CLIENTS)):
                 stats = estate.wsman(name).stats()
                 # one shell, one command, deleted; no Signal before the Delete (the
                 # Delete ends the shell and its commands, [MS-WSMV] 3.1.4.4.1)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import threading
 from pathlib import Path
@@ -11,10 +10,9 @@ from pathlib import Path
 import pytest
 import winrm
 
-import lab.estate
 from lab.estate import Estate, _address
 from lab.listeners import accept_loop
-from lab.scenarios import Scenario, load_scenario
+from lab.scenarios import with_clients
 
 CLIENTS = 300
 
@@ -24,15 +22,6 @@ def _no_ca_bundle_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # pywinrm warns (an error here) when it picks the CA bundle up from the environment
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-
-
-def many_clients(count: int) -> Scenario:
-    healthy = load_scenario("healthy")
-    clients = tuple(
-        dataclasses.replace(healthy.clients[i % len(healthy.clients)], name=f"c{i:04d}")
-        for i in range(count)
-    )
-    return dataclasses.replace(healthy, name=f"healthy_{count}", clients=clients, expect={})
 
 
 def test_addresses_skip_network_and_broadcast_words_and_stay_in_loopback() -> None:
@@ -51,15 +40,11 @@ def test_addresses_skip_network_and_broadcast_words_and_stay_in_loopback() -> No
 def test_hundreds_of_clients_with_no_thread_per_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scenario = many_clients(CLIENTS)
-    real = lab.estate.load_scenario
-    monkeypatch.setattr(
-        lab.estate, "load_scenario", lambda name: scenario if name == scenario.name else real(name)
-    )
+    scenario = with_clients("healthy", CLIENTS)
     accept_loop()  # the process's one loop may already exist; it is not counted below
     threads_before = threading.active_count()
     listeners_before = accept_loop().listener_count()
-    with Estate.start(scenario.name, workdir=tmp_path / "lab") as estate:
+    with Estate.start(scenario, workdir=tmp_path / "lab") as estate:
         # one WinRM listener per host and the server's sites, all on the one loop
         assert accept_loop().listener_count() - listeners_before > CLIENTS
         # no thread per listener (other tests' threads may still be ending meanwhile)
