@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.store.db import Database, retrying_store
+from bot.store.db import Database, require_moves, retrying_store, rows_touched
 from bot.store.models import Approval, FollowUp
 from checks.errors import StoreError
 from checks.followup import FollowupOutcome
@@ -179,13 +179,13 @@ class ApprovalStore:
 
         Raises :class:`IllegalTransitionError` (and changes nothing) for a move that
         :data:`TRANSITIONS` does not list."""
-        states = (expected,) if isinstance(expected, State) else expected
-        illegal = [s for s in states if new not in TRANSITIONS[s]]
-        if illegal:
-            raise IllegalTransitionError(
-                f"approval {approval_id}: {', '.join(s.value for s in illegal)} -> "
-                f"{new.value} is not an allowed move"
-            )
+        states = require_moves(
+            f"approval {approval_id}",
+            (expected,) if isinstance(expected, State) else expected,
+            new,
+            TRANSITIONS,
+            IllegalTransitionError,
+        )
         statement = (
             update(Approval)
             .where(Approval.id == approval_id, Approval.state.in_([s.value for s in states]))
@@ -193,7 +193,7 @@ class ApprovalStore:
         )
         with self._db.session() as session:
             result = session.execute(statement)
-            return int(getattr(result, "rowcount", 0) or 0) == 1
+            return rows_touched(result) == 1
 
     def renew_lease(self, approval_id: str, owner: str, until: datetime) -> bool:
         """Extend the lease of a fix this replica still holds (approved or running)."""
@@ -208,7 +208,7 @@ class ApprovalStore:
         )
         with self._db.session() as session:
             result = session.execute(statement)
-            return int(getattr(result, "rowcount", 0) or 0) == 1
+            return rows_touched(result) == 1
 
     def in_states(self, *states: State) -> list[ApprovalRecord]:
         with self._db.session() as session:
@@ -272,7 +272,7 @@ class ApprovalStore:
                     .where(FollowUp.id == followup_id, FollowUp.state == "pending")
                     .values(state="running")
                 )
-                if int(getattr(result, "rowcount", 0) or 0) == 1:
+                if rows_touched(result) == 1:
                     row = session.get(FollowUp, followup_id)
                     assert row is not None
                     session.expunge(row)
@@ -287,7 +287,7 @@ class ApprovalStore:
                 .where(FollowUp.state == "running", FollowUp.due_at <= due_before)
                 .values(state="pending")
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rows_touched(result)
 
     def finish_followup(
         self, followup_id: int, outcome: FollowupOutcome, *, now: datetime, detail: str

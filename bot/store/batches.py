@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select, update
 
-from bot.store.db import Database, retrying_store
+from bot.store.db import Database, require_moves, retrying_store, rows_touched
 from bot.store.models import Batch, BatchHost
 from checks.errors import StoreError
 
@@ -223,10 +223,6 @@ def _step(row: BatchHost) -> StepRecord:
     )
 
 
-def _touched(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 @retrying_store
 class BatchStore:
     def __init__(self, db: Database) -> None:
@@ -306,20 +302,20 @@ class BatchStore:
         **values: Any,
     ) -> bool:
         """Compare-and-set: True only for the caller that moved the row."""
-        states = (expected,) if isinstance(expected, BatchState) else expected
-        illegal = [s for s in states if new not in BATCH_TRANSITIONS[s]]
-        if illegal:
-            raise IllegalBatchTransitionError(
-                f"batch {batch_id}: {', '.join(s.value for s in illegal)} -> {new.value} "
-                "is not an allowed move"
-            )
+        states = require_moves(
+            f"batch {batch_id}",
+            (expected,) if isinstance(expected, BatchState) else expected,
+            new,
+            BATCH_TRANSITIONS,
+            IllegalBatchTransitionError,
+        )
         statement = (
             update(Batch)
             .where(Batch.id == batch_id, Batch.state.in_([s.value for s in states]))
             .values(state=new.value, **values)
         )
         with self._db.session() as session:
-            return _touched(session.execute(statement)) == 1
+            return rows_touched(session.execute(statement)) == 1
 
     def renew_lease(self, batch_id: str, owner: str, until: datetime) -> bool:
         """Extend the lease of a batch this executor still holds (never shortened: a
@@ -343,7 +339,7 @@ class BatchStore:
             )
         )
         with self._db.session() as session:
-            return _touched(session.execute(statement)) == 1
+            return rows_touched(session.execute(statement)) == 1
 
     def claim_flag(self, batch_id: str, flag: str) -> bool:
         """``summary_posted`` / ``followups_posted``: False -> True for one caller only."""
@@ -357,7 +353,7 @@ class BatchStore:
             update(Batch).where(Batch.id == batch_id, column[flag].is_(False)).values({flag: True})
         )
         with self._db.session() as session:
-            return _touched(session.execute(statement)) == 1
+            return rows_touched(session.execute(statement)) == 1
 
     def in_states(self, *states: BatchState) -> list[BatchRecord]:
         with self._db.session() as session:
@@ -418,7 +414,7 @@ class BatchStore:
             .values(state=StepState.STARTED.value, owner=owner, started_at=now)
         )
         with self._db.session() as session:
-            return _touched(session.execute(statement)) == 1
+            return rows_touched(session.execute(statement)) == 1
 
     def finish_step(
         self,
@@ -453,7 +449,7 @@ class BatchStore:
             .values(**values)
         )
         with self._db.session() as session:
-            return _touched(session.execute(statement)) == 1
+            return rows_touched(session.execute(statement)) == 1
 
     def skip_pending(
         self, batch_id: str, detail: str, *, now: datetime, hosts: Sequence[str] | None = None
@@ -511,7 +507,7 @@ class BatchStore:
                     .where(BatchHost.id == step_id, BatchHost.followup_state == "pending")
                     .values(followup_state="running")
                 )
-                if _touched(result) == 1:
+                if rows_touched(result) == 1:
                     row = session.get(BatchHost, step_id)
                     assert row is not None
                     claimed.append(_step(row))
@@ -535,7 +531,7 @@ class BatchStore:
                 )
                 .values(followup_state="pending")
             )
-            return _touched(result)
+            return rows_touched(result)
 
     def followups_done(self, batch_id: str) -> bool:
         """Every follow-up of a finished batch has run (and it had at least one)."""

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from bot.store.db import Database, retrying_store
+from bot.store.db import Database, retrying_store, rows_touched
 from bot.store.models import CheckPost
 
 RUNNING = "running"
@@ -76,7 +76,7 @@ class CheckPostStore:
                 .where(CheckPost.id == post_id, CheckPost.state.in_(old))
                 .values(state=new)
             )
-            return int(getattr(result, "rowcount", 0) or 0) == 1
+            return rows_touched(result) == 1
 
     def posting(self, post_id: int) -> bool:
         """running -> posting: False when recovery already told the message "interrupted"."""

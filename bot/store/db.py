@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from checks.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+StateT = TypeVar("StateT", bound=enum.Enum)
 P = ParamSpec("P")
 T = TypeVar("T")
 C = TypeVar("C")
@@ -200,3 +203,26 @@ def retrying_store(cls: type[C]) -> type[C]:
 def _short(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", exc)).splitlines()[0] if str(exc) else ""
     return text[:200]
+
+
+def rows_touched(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed (the compare-and-set's answer)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def require_moves(
+    what: str,
+    expected: Iterable[StateT],
+    new: StateT,
+    transitions: Mapping[StateT, frozenset[StateT]],
+    error: type[Exception],
+) -> list[StateT]:
+    """The states a compare-and-set may move from, after checking each move against the
+    state machine: ``error`` (and nothing changed) for a move it does not list."""
+    states = list(expected)
+    illegal = [s for s in states if new not in transitions[s]]
+    if illegal:
+        raise error(
+            f"{what}: {', '.join(s.value for s in illegal)} -> {new.value} is not an allowed move"
+        )
+    return states

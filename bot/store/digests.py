@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.approvals import State
-from bot.store.db import Database, retrying_store
+from bot.store.db import Database, retrying_store, rows_touched
 from bot.store.digest_models import DigestRun, DigestSlot, LogCursorRow, LogFailureRow
 from bot.store.models import Approval
 from checks.facts import LogCursor
@@ -229,7 +229,7 @@ class DigestStore:
                     LogFailureRow.server == server.lower(), LogFailureRow.last_seen < before
                 )
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rows_touched(result)
 
     # ---------------------------------------------------------------- verified fixes
 

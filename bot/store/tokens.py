@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from bot.store.db import Database, retrying_store
+from bot.store.db import Database, retrying_store, rows_touched
 from bot.store.models import ActionToken
 
 
@@ -80,4 +80,4 @@ class TokenStore:
     def purge(self, now: datetime) -> int:
         with self._db.session() as session:
             result = session.execute(delete(ActionToken).where(ActionToken.expires_at < now))
-            return int(getattr(result, "rowcount", 0) or 0)
+            return rows_touched(result)
