@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from tests.checks.test_registry import CATALOGUE_IDS
+from tests.cli_support import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-11-25T08:00:00Z"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_checks_list_json_has_every_catalogue_id(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.cli import main
 from bot.cli.lab_cmd import slack_sections
 from bot.config import load_settings
 from bot.services import Services
 from lab.estate import Estate, dumps_toml
 from lab.slack import LocalSlack
 from lab.wsman import AuthPolicy, CommandRequest, ExecResult, WsmanServer, generate_tls_files
+from tests.cli_support import run
 
 
 @pytest.fixture
@@ -47,12 +47,6 @@ def estate_config(estate: Estate, tmp_path: Path, slack: LocalSlack | None, **ex
     sections: dict[str, Any] = slack_sections(slack, tmp_path) if slack is not None else {}
     sections.update(extra)
     return estate.write_config(tmp_path / "wsusbot.toml", sections)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def doctor(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, dict[str, Any]]:
@@ -129,17 +123,6 @@ def test_doctor_names_a_missing_password_file(
         assert any("cannot read the WinRM password file" in d for d in broken.values()), broken
     finally:
         estate.stop()
-
-
-def test_doctor_without_a_config_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("WSUSBOT_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, "doctor")
-    assert code == 2
-    assert "needs a configuration" in err
-    assert not (tmp_path / "var").exists()
 
 
 # ---------------------------------------------------------------- TLS

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.auth import Authorizer
-from bot.cli import main
 from bot.cli.digest_cmd import scan_logs
 from bot.config import load_settings
 from bot.observability.metrics import Metrics
@@ -29,14 +28,9 @@ from bot.usecases.context import BotContext
 from bot.worker import Worker
 from checks.logscan import ScanResult
 from tests.bot.fakes import FakeChat
+from tests.cli_support import run
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # ---------------------------------------------------------------- check --facts
@@ -199,17 +193,6 @@ def test_db_upgrade_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert status["current"] == status["heads"]
     code, out, _ = run(capsys, "-c", str(config), "db", "upgrade")
     assert "already at" in out
-
-
-def test_db_needs_a_config(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("WSUSBOT_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, "db", "upgrade")
-    assert code == 2
-    assert "needs a configuration" in err
-    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- scheduler lag, fixes

@@ -15,7 +15,8 @@ import pytest
 import typer
 from typer.main import get_command
 
-from bot.cli import build_app, main
+from bot.cli import build_app
+from tests.cli_support import run
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,12 +36,6 @@ def command_paths() -> Iterator[tuple[list[str], object]]:
 PATHS = [path for path, _ in command_paths() if path]
 
 
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_the_surface_is_walked() -> None:
     names = {" ".join(p) for p in PATHS}
     assert {"check", "history", "checks list", "doctor", "db upgrade", "logscan"} <= names
@@ -51,7 +46,7 @@ def test_the_surface_is_walked() -> None:
 def test_a_bogus_option_is_one_line_and_exit_2(
     path: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, [*path, "--bogus-option"])
+    code, out, err = run(capsys, *path, "--bogus-option")
     assert code == 2, (out, err)
     assert "Traceback" not in out + err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -74,7 +69,7 @@ def test_missing_arguments_exit_2_without_traceback(
     command = dict((tuple(p), c) for p, c in command_paths())[tuple(path)]
     if not getattr(command, "commands", None) and not required_arguments(command):
         pytest.skip("takes no required argument")
-    code, out, err = run(capsys, path)
+    code, out, err = run(capsys, *path)
     assert code == 2, (out, err)
     assert "Traceback" not in out + err
     if not getattr(command, "commands", None):
@@ -95,7 +90,7 @@ def test_missing_arguments_exit_2_without_traceback(
     ],
 )
 def test_usage_mistakes(args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, args)
+    code, out, err = run(capsys, *args)
     assert code == 2
     assert fragment in err
     assert "Traceback" not in out + err
@@ -103,14 +98,14 @@ def test_usage_mistakes(args: list[str], fragment: str, capsys: pytest.CaptureFi
 
 
 def test_no_arguments_shows_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, [])
+    code, out, err = run(capsys)
     assert code == 2
     assert "Usage" in out + err
     assert "Traceback" not in out + err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, ["--version"])
+    code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("wsusbot ")
     assert out.split()[1][0].isdigit()
@@ -123,7 +118,7 @@ def test_an_internal_error_is_one_line(
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr("checks.registry.default_registry", broken)
-    code, out, err = run(capsys, ["checks", "list"])
+    code, out, err = run(capsys, "checks", "list")
     assert code == 1
     assert "internal error (RuntimeError): boom second line" in err
     assert "Traceback" not in out + err
@@ -222,7 +217,7 @@ def test_commands_that_need_a_config_say_so_and_create_nothing(
     for var in ("WSUSBOT_CONFIG", "WSUSBOT_DATABASE_URL", "WSUSBOT_DATABASE_URL_FILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, args)
+    code, out, err = run(capsys, *args)
     assert code == 2
     assert "needs a configuration" in err
     assert "Traceback" not in out + err
@@ -241,8 +236,9 @@ def test_the_worker_log_level_reaches_wsusbots_loggers(
     root = logging.getLogger()
     before = (root.level, list(root.handlers))
     try:
-        code, _out, err = run(capsys, ["-c", str(config), "worker", "--site", "paris",
-                                       "--log-level", "DEBUG"])  # fmt: skip
+        code, _out, err = run(
+            capsys, "-c", str(config), "worker", "--site", "paris", "--log-level", "DEBUG"
+        )
         # no broker configured: refused, after logging was set
         assert code == 2
         assert "broker" in err
