@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import signal
 import statistics
@@ -34,6 +33,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.children import Run, start_ready, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 WSUSBOT = [sys.executable, "-c", "import sys; from bot.cli import entry; sys.exit(entry())"]
@@ -111,32 +112,6 @@ def baseline(path: Path) -> None:
 # ----------------------------------------------------------------- measuring
 
 
-@dataclasses.dataclass
-class Run:
-    wall_s: float
-    #: user + system CPU of the process itself (steadier than wall time on a busy machine;
-    #: the lab's own CPU is in its process, not here)
-    cpu_s: float
-    peak_mib: float
-    exit_code: int
-    output: str
-
-
-def _timed(command: list[str]) -> Run:
-    """One child process: wall time from outside, its own peak RSS (wait4's rusage)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    return Run(wall, cpu, usage.ru_maxrss / 1024, child.returncode, output)
-
-
 _SEEN = re.compile(r"([\d,]+) computers on")
 
 
@@ -146,18 +121,9 @@ def _computers_read(output: str) -> int:
 
 
 def _start_lab(count: int, workdir: Path) -> tuple[subprocess.Popen[str], int]:
-    lab = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_digest", "--serve-lab", str(count), str(workdir)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert lab.stdout is not None
-    line = lab.stdout.readline()
-    if not line.startswith("ready"):
-        lab.kill()
-        raise RuntimeError(f"the lab did not start for {count} computers: {line!r}")
-    return lab, int(line.split()[1])
+    argv = [sys.executable, "-m", "bench.bench_digest", "--serve-lab", str(count), str(workdir)]
+    lab, fields = start_ready(argv, f"{count} computers")
+    return lab, int(fields[0])
 
 
 def bench_size(count: int, rounds: int) -> dict[str, Any]:
@@ -180,12 +146,12 @@ def bench_size(count: int, rounds: int) -> dict[str, Any]:
                 "--baseline",
                 str(workdir / "inventory.json"),
             ]
-            _timed(ours_cmd)  # warm-up: page cache, the store's first migration
+            timed(ours_cmd)  # warm-up: page cache, the store's first migration
             ours: list[Run] = []
             bases: list[Run] = []
             for _ in range(rounds):
-                bases.append(_timed(base_cmd))
-                ours.append(_timed(ours_cmd))
+                bases.append(timed(base_cmd))
+                ours.append(timed(ours_cmd))
         finally:
             lab.send_signal(signal.SIGTERM)
             lab.wait(timeout=60)

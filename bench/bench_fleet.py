@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.children import Run, start_ready
+from bench.children import timed as run_timed
+
 ROOT = Path(__file__).resolve().parents[1]
 WSUSBOT = [sys.executable, "-c", "import sys; from bot.cli import entry; sys.exit(entry())"]
 GROUP = "fleet"
@@ -115,28 +118,9 @@ class Lab:
 
 
 def start_lab(clients: int, latency_ms: int, concurrency: int, workdir: Path) -> Lab:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.bench_fleet",
-            "--serve-lab",
-            str(clients),
-            str(latency_ms),
-            str(concurrency),
-            str(workdir),
-        ],
-        cwd=ROOT,
-        env=CHILD_ENV,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("ready"):
-        process.kill()
-        raise RuntimeError(f"the lab did not start for {clients} clients: {line!r}")
-    _, build, rss = line.split()
+    argv = [sys.executable, "-m", "bench.bench_fleet", "--serve-lab", str(clients),
+            str(latency_ms), str(concurrency), str(workdir)]  # fmt: skip
+    process, (build, rss) = start_ready(argv, f"{clients} clients", env=CHILD_ENV)
     return Lab(process, workdir, float(build), float(rss))
 
 
@@ -269,36 +253,8 @@ def one_host(config: Path, hosts_file: Path, rounds: int) -> None:
 # ----------------------------------------------------------------- measuring
 
 
-@dataclass
-class Run:
-    wall_s: float
-    cpu_s: float
-    peak_mib: float
-    exit_code: int
-    output: str
-    lab_cpu_s: float
-
-
 def timed(command: list[str], lab: Lab) -> Run:
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
-        lab_before = lab.cpu_s()
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            command, cwd=ROOT, env=CHILD_ENV, stdout=out, stderr=subprocess.DEVNULL
-        )
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        lab_cpu = lab.cpu_s() - lab_before
-        out.seek(0)
-        text = out.read()
-    return Run(
-        wall,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
-        os.waitstatus_to_exitcode(status),
-        text,
-        lab_cpu,
-    )
+    return run_timed(command, env=CHILD_ENV, with_stderr=False, lab_cpu=lab.cpu_s)
 
 
 def wsusbot_run(lab: Lab) -> tuple[Run, int, int]:
